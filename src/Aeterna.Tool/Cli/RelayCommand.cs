@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Text.Json;
+using Aeterna.Tool.Configuration;
+using Aeterna.Tool.Control;
+
+namespace Aeterna.Tool.Cli;
+
+/// <summary>`relay`: ask the running supervisor to relay to a new generation and wait for the outcome.</summary>
+internal static class RelayCommand
+{
+    public static Command Create()
+    {
+        var config = AeternaCli.ConfigOption();
+        var soak = new Option<string?>("--soak") { Description = "Soak time for this relay instead of canary.soak_time, e.g. 0 or 30s" };
+        var json = new Option<bool>("--json") { Description = "Print the relay report as JSON" };
+        var command = new Command("relay", "Relay to a new generation (re-reads the config) and wait for the outcome; exit 0 when committed") { config, soak, json };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(config)!, parse.GetValue(soak), parse.GetValue(json)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo configFile, string? soakText, bool json)
+    {
+        double? soakMs = null;
+        if (soakText is not null)
+        {
+            if (soakText.Trim() == "0") soakMs = 0;
+            else if (Duration.TryParse(soakText, out var soak, out string? error)) soakMs = soak.TotalMilliseconds;
+            else
+            {
+                Console.Error.WriteLine($"error: --soak '{soakText}': {error}");
+                return ExitCodes.InvalidInput;
+            }
+        }
+        string? socket = ControlSession.LocateSocket(configFile, Console.Error);
+        if (socket is null)
+        {
+            Console.Error.WriteLine("relay refused: the config is invalid, nothing was changed. Fix the errors above and relay again.");
+            return ExitCodes.Refused;
+        }
+        if (!json) Console.WriteLine($"relaying ({configFile.Name}):");
+        return await ControlSession.RunAsync(socket, new ControlRequest("relay", soakMs), response =>
+        {
+            if (response.Progress is { Started: false } p && !json)
+                Console.WriteLine($"  {p.Phase,-10} {(p.Ok ? "ok" : "FAILED"),-6} {Milliseconds(p.Milliseconds),10}  {p.Detail}");
+            if (response.Report is not { } report) return null;
+            if (json) Console.WriteLine(JsonSerializer.Serialize(response, ControlJson.Default.ControlResponse));
+            else PrintOutcome(report);
+            return report.Outcome switch
+            {
+                "committed" => ExitCodes.Ok,
+                "refused" => ExitCodes.Refused,
+                "not_ready" => ExitCodes.NotReady,
+                _ => ExitCodes.RolledBack,
+            };
+        }, Console.Error);
+    }
+
+    private static void PrintOutcome(ReportDto report)
+    {
+        foreach (var check in report.Preflight.Where(c => !c.Ok && c.Output.Length > 0))
+        {
+            Console.WriteLine($"  output of '{check.Command}':");
+            foreach (var line in check.Output.TrimEnd().Split('\n').TakeLast(20)) Console.WriteLine($"    | {line}");
+        }
+        if (report.Outcome == "committed")
+            Console.WriteLine($"committed in {Milliseconds(report.TotalMilliseconds).Trim()}: generation {report.ToGeneration} (pid {report.ToPid}) is active; generation {report.FromGeneration} retired");
+        else
+            Console.WriteLine($"relay {report.Outcome.Replace('_', ' ')}: {report.Reason}\ngeneration {report.FromGeneration} (pid {report.FromPid}) keeps serving");
+    }
+
+    internal static string Milliseconds(double ms) => ms >= 1000 ? $"{ms / 1000:0.00} s" : $"{ms:0.0} ms";
+}

@@ -1,0 +1,3 @@
+using Aeterna.Tool.Cli;
+
+return await AeternaCli.Create().Parse(args).InvokeAsync();

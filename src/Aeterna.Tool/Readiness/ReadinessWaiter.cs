@@ -1,0 +1,49 @@
+using Aeterna.Tool.Configuration;
+using Aeterna.Tool.Processes;
+using Aeterna.Tool.Sockets;
+using Aeterna.Tool.Supervision;
+
+namespace Aeterna.Tool.Readiness;
+
+/// <summary>The outcome of waiting for a generation to become ready.</summary>
+internal abstract record ReadinessResult
+{
+    /// <summary>Ready; <paramref name="Signal"/> says what showed it ("READY=1", "waiting on every listener", "alive 1 s").</summary>
+    public sealed record Ready(string Signal) : ReadinessResult;
+
+    public sealed record Exited(ExitStatus Status) : ReadinessResult;
+
+    public sealed record TimedOut(TimeSpan After) : ReadinessResult;
+}
+
+/// <summary>Waits until a new generation is ready by the configured <see cref="ReadinessMode"/>.</summary>
+internal static class ReadinessWaiter
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
+
+    public static async Task<ReadinessResult> WaitAsync(Generation generation, ReadinessConfig config, IReadOnlyList<BoundListener> listeners, CancellationToken cancel)
+    {
+        bool useListening = config.Mode == ReadinessMode.Listening || (config.Mode == ReadinessMode.Auto && listeners.Count > 0);
+        bool useDelay = config.Mode == ReadinessMode.Delay || (config.Mode == ReadinessMode.Auto && listeners.Count == 0);
+        bool useNotify = config.Mode is ReadinessMode.Notify or ReadinessMode.Auto;
+
+        while (true)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (generation.Exited.IsCompleted)
+                return new ReadinessResult.Exited(await generation.Exited);
+            if (useNotify && generation.NotifiedReady.IsCompleted)
+                return new ReadinessResult.Ready("READY=1");
+            var uptime = generation.Uptime;
+            if (useDelay && uptime >= config.Delay)
+                return new ReadinessResult.Ready($"alive {config.Delay.TotalSeconds:0.###} s");
+            if (useListening && ListeningDetector.IsListening(generation.Pid, listeners))
+                return new ReadinessResult.Ready("waiting for connections on every listener");
+            var deadline = config.Timeout + generation.ReadyDeadlineExtension;
+            if (uptime >= deadline)
+                return new ReadinessResult.TimedOut(uptime);
+
+            await Task.WhenAny(generation.Exited, generation.NotifiedReady, Task.Delay(Tick, cancel));
+        }
+    }
+}

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using Aeterna.Tool.Configuration;
+using Aeterna.Tool.Logging;
+using Aeterna.Tool.Readiness;
+using Aeterna.Tool.Supervision;
+
+namespace Aeterna.Tool.Relay;
+
+/// <summary>Options of one relay request.</summary>
+/// <param name="SoakOverride">Soak time for this relay instead of canary.soak_time (relay --soak).</param>
+internal sealed record RelayOptions(TimeSpan? SoakOverride = null);
+
+/// <summary>A phase starting or ending, for the CLI's live progress.</summary>
+internal sealed record RelayProgress(string Phase, bool Started, double Milliseconds = 0, bool Ok = true, string? Detail = null);
+
+/// <summary>
+/// A relay, step by step, as in DESIGN.md: re-read the config, pre-flight, start n+1, wait for
+/// it to be ready, hand over state, soak, commit. Each step either returns or throws
+/// <see cref="RelayFailedException"/>, and the catch at the bottom makes sure the old generation
+/// is left serving.
+/// </summary>
+internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner preflight, IStateHandover handover, EventLog log)
+{
+    public async Task RunAsync(RelayReport report, RelayOptions options, Action<RelayProgress> progress, CancellationToken cancel)
+    {
+        var started = Stopwatch.GetTimestamp();
+        Generation? old = supervisor.Active;
+        Generation? next = null;
+        report.FromGeneration = old?.Number;
+        report.FromPid = old?.Pid;
+        try
+        {
+            if (old is null)
+                throw new RelayFailedException(RelayOutcome.Refused, "no generation is running to relay from (the supervisor is restarting it); try again when `status` shows it active");
+
+            // 1. Re-read the config: it is the desired state. Invalid: refuse, nothing changes.
+            var config = await Phase(report, progress, "config", () => Task.FromResult(ReloadConfig()));
+
+            // 2. Pre-flight: the built-in checks and the configured commands. Failure: refuse.
+            await Phase(report, progress, "preflight", async () =>
+            {
+                await preflight.RunAsync(config, report.Preflight, cancel);
+                return (true, $"{report.Preflight.Count} check(s) passed");
+            });
+
+            // 3. Start n+1 beside n, with the same listening sockets.
+            next = await Phase(report, progress, "start", async () =>
+            {
+                var generation = await supervisor.StartGenerationAsync(config);
+                return (generation, $"generation {generation.Number}, pid {generation.Pid}");
+            });
+            report.ToGeneration = next.Number;
+            report.ToPid = next.Pid;
+
+            // 4. Ready: n+1 says so (or the readiness fallback sees it). Timeout or exit: kill it; n is untouched.
+            await Phase(report, progress, "ready", async () =>
+            {
+                var result = await ReadinessWaiter.WaitAsync(next, config.Readiness, supervisor.Listeners, cancel);
+                return result switch
+                {
+                    ReadinessResult.Ready ready => (true, ready.Signal),
+                    ReadinessResult.Exited exited => throw new RelayFailedException(RelayOutcome.NotReady,
+                        $"generation {next.Number} {exited.Status} before it was ready"),
+                    ReadinessResult.TimedOut t => throw new RelayFailedException(RelayOutcome.NotReady,
+                        $"generation {next.Number} was not ready within {t.After.TotalSeconds:0.#} s (readiness.mode {config.Readiness.Mode.ToString().ToLowerInvariant()}, readiness.timeout {config.Readiness.Timeout.TotalSeconds:0.#} s)"),
+                    _ => throw new UnreachableException(),
+                };
+            });
+            next.State = GenerationState.Ready;
+
+            // 5. Hand over state (stateful services); a no-op for stateless ones.
+            await Phase(report, progress, "handover", async () => (true, await handover.HandOverAsync(old, next, config, cancel)));
+
+            // 6. Soak: n+1 serves under watch; failure rolls back.
+            var soak = options.SoakOverride ?? (config.Orchestration.Canary.Enabled ? config.Orchestration.Canary.SoakTime : TimeSpan.Zero);
+            await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, soak, cancel)));
+
+            // 7. Commit: n+1 becomes the active generation; n drains and exits.
+            await Phase(report, progress, "commit", async () =>
+            {
+                supervisor.Activate(next, config);
+                var (status, killed) = await supervisor.RetireAsync(old, config.Orchestration.DrainTimeout);
+                return (true, $"generation {old.Number} drained and {status}{(killed ? $" (SIGKILL after drain_timeout {config.Orchestration.DrainTimeout.TotalSeconds:0.#} s)" : "")}");
+            });
+            report.Outcome = RelayOutcome.Committed;
+        }
+        catch (Exception e) when (e is RelayFailedException or OperationCanceledException)
+        {
+            (report.Outcome, report.Reason) = e is RelayFailedException failed
+                ? (failed.Outcome, failed.Message)
+                : (next is null ? RelayOutcome.Refused : RelayOutcome.RolledBack, "the supervisor is stopping");
+            if (next is not null && supervisor.Active != next)
+                await AbandonAsync(next, report.Outcome);
+        }
+        finally
+        {
+            report.TotalMilliseconds = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+    }
+
+    private AeternaConfig ReloadConfig()
+    {
+        var loaded = ConfigLoader.Load(supervisor.ConfigPath);
+        if (!loaded.Success)
+            throw new RelayFailedException(RelayOutcome.Refused,
+                $"the config is invalid, nothing was changed:\n{string.Join('\n', loaded.Errors)}");
+        var config = loaded.Config!;
+        string? change = supervisor.UnchangeableDifference(config);
+        if (change is not null)
+            throw new RelayFailedException(RelayOutcome.Refused, change);
+        return config;
+    }
+
+    /// <summary>Waits <paramref name="soak"/> while n+1 serves; its exit or a missed watchdog fails the relay.</summary>
+    private static async Task<string> SoakAsync(Generation next, TimeSpan soak, CancellationToken cancel)
+    {
+        if (soak <= TimeSpan.Zero)
+            return "skipped (soak time 0)";
+        var elapsed = Task.Delay(soak, cancel);
+        var first = await Task.WhenAny(elapsed, next.Exited, next.WatchdogFailed);
+        if (first == next.Exited)
+            throw new RelayFailedException(RelayOutcome.RolledBack, $"generation {next.Number} {await next.Exited} during the soak");
+        if (first == next.WatchdogFailed)
+            throw new RelayFailedException(RelayOutcome.RolledBack, $"generation {next.Number} failed its watchdog during the soak: {await next.WatchdogFailed}");
+        await elapsed; // throws when the supervisor is stopping
+        return $"healthy for {soak.TotalSeconds:0.###} s";
+    }
+
+    /// <summary>Takes n+1 away again. Before it was ready it is killed; once it has served, it drains like any retiring generation.</summary>
+    private async Task AbandonAsync(Generation next, RelayOutcome outcome)
+    {
+        if (outcome == RelayOutcome.NotReady || next.State == GenerationState.Starting)
+        {
+            next.KillGroup();
+            await next.Exited;
+            supervisor.Forget(next);
+        }
+        else
+        {
+            await supervisor.RetireAsync(next, supervisor.Config.Orchestration.DrainTimeout);
+        }
+    }
+
+    /// <summary>Runs one phase: times it, reports progress, logs it, and records it in the report.</summary>
+    private async Task<T> Phase<T>(RelayReport report, Action<RelayProgress> progress, string name, Func<Task<(T Value, string Detail)>> body)
+    {
+        progress(new RelayProgress(name, Started: true));
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var (value, detail) = await body();
+            Record(report, progress, name, started, true, detail);
+            return value;
+        }
+        catch (Exception e) when (e is RelayFailedException or OperationCanceledException)
+        {
+            Record(report, progress, name, started, false, e is RelayFailedException ? e.Message : "cancelled: the supervisor is stopping");
+            throw;
+        }
+    }
+
+    private Task<AeternaConfig> Phase(RelayReport report, Action<RelayProgress> progress, string name, Func<Task<AeternaConfig>> body) =>
+        Phase(report, progress, name, async () => (await body(), "valid"));
+
+    private void Record(RelayReport report, Action<RelayProgress> progress, string name, long started, bool ok, string detail)
+    {
+        double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        report.Phases.Add(new RelayPhase(name, ms, ok, detail));
+        progress(new RelayProgress(name, Started: false, ms, ok, detail));
+        if (ok) log.Info("relay.phase", $"relay {report.Id}: {name} ok in {ms:0.#} ms: {detail}", ("relay", report.Id), ("phase", name), ("ms", ms));
+        else log.Warn("relay.phase", $"relay {report.Id}: {name} failed after {ms:0.#} ms: {detail}", ("relay", report.Id), ("phase", name), ("ms", ms));
+    }
+}

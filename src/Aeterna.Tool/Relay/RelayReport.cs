@@ -1,0 +1,51 @@
+namespace Aeterna.Tool.Relay;
+
+/// <summary>How a relay ended. The CLI's exit code for each is in docs/cli.md.</summary>
+internal enum RelayOutcome
+{
+    /// <summary>The new generation serves; the old one has drained and exited.</summary>
+    Committed,
+    /// <summary>Nothing was started: invalid config, failed pre-flight, another relay running, or the supervisor stopping.</summary>
+    Refused,
+    /// <summary>The new generation exited or timed out before it was ready; the old one was never touched.</summary>
+    NotReady,
+    /// <summary>The new generation failed during the soak and was retired; the old one serves on.</summary>
+    RolledBack,
+}
+
+/// <summary>One phase of a relay as it happened.</summary>
+internal sealed record RelayPhase(string Name, double Milliseconds, bool Ok, string? Detail);
+
+/// <summary>Everything a relay did: phases with timings, the outcome and its reason.</summary>
+internal sealed class RelayReport
+{
+    public required int Id { get; init; }
+
+    /// <summary>What asked for it: "SIGHUP" or "control socket".</summary>
+    public required string Trigger { get; init; }
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    public RelayOutcome Outcome { get; set; }
+
+    /// <summary>Why the relay was not committed (null when it was).</summary>
+    public string? Reason { get; set; }
+
+    public int? FromGeneration { get; set; }
+
+    public int? ToGeneration { get; set; }
+
+    public int? FromPid { get; set; }
+
+    public int? ToPid { get; set; }
+
+    public List<RelayPhase> Phases { get; } = [];
+
+    /// <summary>Output of the pre-flight commands, in order.</summary>
+    public List<PreflightResult> Preflight { get; } = [];
+
+    public double TotalMilliseconds { get; set; }
+}
+
+/// <summary>A pre-flight check: its command line, exit status and (the tail of) its output.</summary>
+internal sealed record PreflightResult(string Command, bool Ok, string Status, double Milliseconds, string Output);

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Aeterna.Tool.Interop;
+using Aeterna.Tool.Notify;
+using Aeterna.Tool.Processes;
+
+namespace Aeterna.Tool.Supervision;
+
+/// <summary>Where a generation is in its life.</summary>
+internal enum GenerationState { Starting, Ready, Active, Draining, Exited }
+
+/// <summary>
+/// One running instance of the service (generation 1, 2, 3, …): its process (the leader of its
+/// own process group), its sd_notify socket, and what it has told us.
+/// </summary>
+internal sealed class Generation : IDisposable
+{
+    private readonly NotifySocket _notify;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _watchdogFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastWatchdog;
+    private long _watchdogIntervalTicks;
+    private long _readyDeadlineExtensionTicks;
+
+    public Generation(int number, SpawnedProcess process, NotifySocket notify, TimeSpan watchdog)
+    {
+        Number = number;
+        Pid = process.Pid;
+        Exited = process.Exited;
+        _notify = notify;
+        _watchdogIntervalTicks = watchdog.Ticks;
+        _ = notify.ReceiveAsync(OnNotify);
+        _ = Exited.ContinueWith(_ => State = GenerationState.Exited, TaskScheduler.Default);
+    }
+
+    public int Number { get; }
+
+    /// <summary>The process we started; also the process group id of the whole generation.</summary>
+    public int Pid { get; }
+
+    /// <summary>The pid signals go to: MAINPID= from the app if it sent one, else <see cref="Pid"/>.</summary>
+    public int MainPid { get; private set; }
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    public long StartedTimestamp { get; } = Stopwatch.GetTimestamp();
+
+    public GenerationState State { get; set; } = GenerationState.Starting;
+
+    public Task<ExitStatus> Exited { get; }
+
+    /// <summary>Completes when the app sends READY=1.</summary>
+    public Task NotifiedReady => _ready.Task;
+
+    /// <summary>Completes with a reason when the watchdog is missed or the app sends WATCHDOG=trigger.</summary>
+    public Task<string> WatchdogFailed => _watchdogFailed.Task;
+
+    /// <summary>Whether the app has sent any sd_notify message at all.</summary>
+    public bool HasNotified { get; private set; }
+
+    /// <summary>The last STATUS= text.</summary>
+    public string? StatusText { get; private set; }
+
+    /// <summary>The app sent STOPPING=1.</summary>
+    public bool Stopping { get; private set; }
+
+    /// <summary>Total extension of the ready deadline requested with EXTEND_TIMEOUT_USEC=.</summary>
+    public TimeSpan ReadyDeadlineExtension => TimeSpan.FromTicks(Interlocked.Read(ref _readyDeadlineExtensionTicks));
+
+    public TimeSpan Uptime => Stopwatch.GetElapsedTime(StartedTimestamp);
+
+    public bool HasExited => Exited.IsCompleted;
+
+    private void OnNotify(NotifyMessage message)
+    {
+        HasNotified = true;
+        foreach (var (key, value) in message.Assignments)
+        {
+            switch (key)
+            {
+                case "READY" when value == "1": _ready.TrySetResult(); break;
+                case "STATUS": StatusText = value; break;
+                case "STOPPING" when value == "1": Stopping = true; break;
+                case "MAINPID" when int.TryParse(value, out int pid) && pid > 0: MainPid = pid; break;
+                case "WATCHDOG" when value == "1": Interlocked.Exchange(ref _lastWatchdog, Stopwatch.GetTimestamp()); break;
+                case "WATCHDOG" when value == "trigger": _watchdogFailed.TrySetResult("the app sent WATCHDOG=trigger"); break;
+                case "WATCHDOG_USEC" when message.Microseconds(key) is { } interval:
+                    Interlocked.Exchange(ref _watchdogIntervalTicks, interval.Ticks);
+                    Interlocked.Exchange(ref _lastWatchdog, Stopwatch.GetTimestamp());
+                    break;
+                case "EXTEND_TIMEOUT_USEC" when message.Microseconds(key) is { } extension:
+                    // systemd semantics: the deadline becomes now + extension; we add it to the elapsed time.
+                    Interlocked.Exchange(ref _readyDeadlineExtensionTicks, Math.Max(0, (Uptime + extension).Ticks));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Watches WATCHDOG=1 pings from the moment the generation is ready until it exits: a gap
+    /// longer than the interval (WATCHDOG_USEC) completes <see cref="WatchdogFailed"/>.
+    /// </summary>
+    public async Task MonitorWatchdogAsync()
+    {
+        Interlocked.CompareExchange(ref _lastWatchdog, Stopwatch.GetTimestamp(), 0);
+        while (!HasExited && !_watchdogFailed.Task.IsCompleted)
+        {
+            var interval = TimeSpan.FromTicks(Interlocked.Read(ref _watchdogIntervalTicks));
+            if (interval <= TimeSpan.Zero)
+            {
+                await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromMilliseconds(500)));
+                continue;
+            }
+            var silent = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastWatchdog));
+            if (silent > interval)
+            {
+                _watchdogFailed.TrySetResult($"no WATCHDOG=1 for {silent.TotalMilliseconds:0} ms (WATCHDOG_USEC is {interval.TotalMilliseconds:0} ms)");
+                return;
+            }
+            await Task.WhenAny(Exited, Task.Delay(interval - silent + TimeSpan.FromMilliseconds(10)));
+        }
+    }
+
+    public string NotifySocketPath => _notify.Path;
+
+    /// <summary>Sends <paramref name="signal"/> to the main process; false when it is already gone.</summary>
+    public bool Signal(int signal) => !HasExited && Libc.Kill(MainPid > 0 ? MainPid : Pid, signal) == 0;
+
+    /// <summary>SIGKILLs every process left in the generation's process group.</summary>
+    public void KillGroup() => Libc.Kill(-Pid, Libc.SIGKILL);
+
+    /// <summary>
+    /// Retires the generation: SIGTERM (or <paramref name="signal"/>), then after
+    /// <paramref name="drainTimeout"/> SIGKILL to the whole group. Whatever is left of the group
+    /// when the main process exits is killed too: the generation is over.
+    /// </summary>
+    /// <returns>The exit status, and whether it had to be killed.</returns>
+    public async Task<(ExitStatus Status, bool Killed)> StopAsync(TimeSpan drainTimeout, int signal = Libc.SIGTERM)
+    {
+        State = GenerationState.Draining;
+        Signal(signal);
+        bool killed = false;
+        if (await Task.WhenAny(Exited, Task.Delay(drainTimeout)) != Exited)
+        {
+            killed = true;
+            KillGroup();
+        }
+        var status = await Exited;
+        KillGroup();
+        return (status, killed);
+    }
+
+    public void Dispose() => _notify.Dispose();
+}

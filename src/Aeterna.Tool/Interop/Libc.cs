@@ -30,6 +30,30 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "waitpid", SetLastError = true)]
     public static partial int WaitPid(int pid, out int status, int options);
 
+    [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
+    private static partial nint Write(int fd, byte* buffer, nuint count);
+
+    /// <summary>
+    /// write(2) all of <paramref name="data"/> at the fd's current offset. Unlike FileStream, which
+    /// uses pwrite at a position of its own for regular files, this appends properly when the fd
+    /// is shared with children (stderr redirected to a file): nobody overwrites anybody.
+    /// </summary>
+    public static bool WriteAll(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* start = data)
+        {
+            int done = 0;
+            while (done < data.Length)
+            {
+                nint written = Write(fd, start + done, (nuint)(data.Length - done));
+                if (written > 0) done += (int)written;
+                else if (written < 0 && Marshal.GetLastPInvokeError() == EINTR) continue;
+                else return false;
+            }
+            return true;
+        }
+    }
+
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Aeterna.Tool.Configuration;
-using Microsoft.Win32.SafeHandles;
+using Aeterna.Tool.Interop;
 
 namespace Aeterna.Tool.Logging;
 
@@ -12,15 +12,16 @@ namespace Aeterna.Tool.Logging;
 /// Children's output does not pass through here: they write to the same stdout/stderr directly.
 /// </summary>
 /// <remarks>
-/// Writes to fd 2 with a plain FileStream, not System.Console: Console's terminal handling
-/// installs a SIGCHLD handler that makes the runtime reap our children when we are PID 1
-/// (see ChildReaper).
+/// Writes to fd 2 with write(2), not System.Console: Console's terminal handling installs a
+/// SIGCHLD handler that makes the runtime reap our children when we are PID 1 (see ChildReaper).
+/// Not FileStream either: it writes regular files at its own offset and would overwrite what the
+/// children write to the same stderr.
 /// </remarks>
 internal sealed class EventLog
 {
     private readonly LogFormat _format;
     private readonly LogLevel _minimum;
-    private readonly Stream _out;
+    private readonly Stream? _out;
     private readonly ArrayBufferWriter<byte> _line = new(512);
     private readonly Lock _gate = new();
     private readonly string _pid = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
@@ -29,7 +30,7 @@ internal sealed class EventLog
     {
         _format = format;
         _minimum = minimum;
-        _out = output ?? new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        _out = output;
     }
 
     public void Debug(string evt, string message, params ReadOnlySpan<(string Key, object? Value)> fields) => Write(LogLevel.Debug, evt, message, fields);
@@ -67,8 +68,8 @@ internal sealed class EventLog
             {
                 Encoding.UTF8.GetBytes($"{time} aeterna[{_pid}] {levelName}: {message}\n", _line);
             }
-            try { _out.Write(_line.WrittenSpan); }
-            catch (IOException) { } // stderr closed: nothing better to do than carry on supervising
+            if (_out is null) Libc.WriteAll(2, _line.WrittenSpan); // if stderr is closed there is nothing better to do than carry on
+            else _out.Write(_line.WrittenSpan);
         }
     }
 

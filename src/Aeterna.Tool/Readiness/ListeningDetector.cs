@@ -62,7 +62,7 @@ internal static class ListeningDetector
         {
             foreach (var link in Directory.EnumerateFiles($"/proc/{pid}/fd"))
             {
-                string? target = File.ResolveLinkTarget(link, false)?.LinkTarget;
+                string? target = new FileInfo(link).LinkTarget;
                 if (!long.TryParse(Path.GetFileName(link), out long fd) || target is null) continue;
                 if (target == "anon_inode:[eventpoll]") epollFds.Add(Path.GetFileName(link));
                 else if (SocketInode.Parse(target) is > 0 and var inode) socketByFd[fd] = inode;

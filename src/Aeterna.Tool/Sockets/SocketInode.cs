@@ -8,7 +8,7 @@ internal static class SocketInode
     {
         try
         {
-            string? target = File.ResolveLinkTarget($"/proc/{pid}/fd/{fd}", false)?.LinkTarget;
+            string? target = new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget;
             return Parse(target);
         }
         catch (IOException) { return -1; }

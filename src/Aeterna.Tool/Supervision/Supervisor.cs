@@ -3,6 +3,7 @@ using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Interop;
 using Aeterna.Tool.Logging;
+using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
 using Aeterna.Tool.Readiness;
 using Aeterna.Tool.Relay;
@@ -26,6 +27,7 @@ internal sealed class Supervisor
     private readonly List<Generation> _generations = [];
     private readonly List<RelayReport> _history = [];
     private readonly RelayOrchestrator _relay;
+    private readonly SupervisorNotifier _manager = new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
     private GenerationLauncher _launcher = null!;
     private int _lastGenerationNumber;
     private int _lastRelayId;
@@ -75,6 +77,7 @@ internal sealed class Supervisor
             ("pid", Environment.ProcessId), ("control_socket", Config.Control.SocketPath));
 
         await KeepServiceRunningAsync();
+        _manager.Send("STOPPING=1");
         int code = await StopAllAsync();
         foreach (var listener in Listeners)
         {
@@ -162,6 +165,7 @@ internal sealed class Supervisor
             {
                 case ReadinessResult.Ready ready:
                     Activate(generation, Config);
+                    _manager.Send($"READY=1\nSTATUS=generation {generation.Number} active (pid {generation.Pid})\nMAINPID={Environment.ProcessId}");
                     _log.Info("generation.ready", $"generation {generation.Number} (pid {generation.Pid}) is ready ({ready.Signal}) after {generation.Uptime.TotalMilliseconds:0} ms",
                         ("generation", generation.Number), ("pid", generation.Pid));
                     return true;
@@ -247,6 +251,7 @@ internal sealed class Supervisor
         try
         {
             _runningRelay = report;
+            _manager.Send($"RELOADING=1\nSTATUS=relay {report.Id} running");
             _log.Info("relay.start", $"relay {report.Id} ({trigger}): from generation {Active?.Number} (pid {Active?.Pid})", ("relay", report.Id));
             await _relay.RunAsync(report, options, p =>
             {
@@ -269,6 +274,8 @@ internal sealed class Supervisor
             }
             _runningRelay = null;
             _runningPhase = null;
+            if (Active is { } active)
+                _manager.Send($"READY=1\nSTATUS=generation {active.Number} active (pid {active.Pid})");
             _operation.Release();
         }
     }

@@ -16,7 +16,7 @@ public sealed class RelayControlTests(ITestOutputHelper output)
 
         var first = supervisor.RelayAsync();
         await supervisor.WaitForLogAsync("relay 1: ready ok");
-        var (code, stdout, stderr) = await Cli.RunAsync("relay", "-c", config);
+        var (code, stdout, stderr) = await ToolCli.RunAsync("relay", "-c", config);
         Assert.Equal(3, code);
         Assert.Contains("relay 1 (from control socket) is running, in phase 'soak'", stdout + stderr);
 
@@ -59,16 +59,16 @@ public sealed class RelayControlTests(ITestOutputHelper output)
         await using var supervisor = SupervisorProcess.Start(config, output);
         await supervisor.WaitForActiveAsync(1);
 
-        var (code, stdout, _) = await Cli.RunAsync("status", "-c", config);
+        var (code, stdout, _) = await ToolCli.RunAsync("status", "-c", config);
         Assert.Equal(0, code);
         Assert.Contains("* 1", stdout);
         Assert.Contains("active", stdout);
 
-        (code, stdout, _) = await Cli.RunAsync("stop", "-c", config);
+        (code, stdout, _) = await ToolCli.RunAsync("stop", "-c", config);
         Assert.Equal(0, code);
         Assert.Equal(0, await supervisor.WaitForExitAsync());
 
-        var (after, _, stderr) = await Cli.RunAsync("status", "-c", config);
+        var (after, _, stderr) = await ToolCli.RunAsync("status", "-c", config);
         Assert.Equal(5, after);
         Assert.Contains("cannot reach the supervisor", stderr);
     }

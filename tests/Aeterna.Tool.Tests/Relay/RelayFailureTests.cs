@@ -65,7 +65,7 @@ public sealed class RelayFailureTests(ITestOutputHelper output)
         var load = WrkLoad.RunAsync(url, TimeSpan.FromSeconds(8), connections: 8);
         await Task.Delay(300);
 
-        var (code, stdout, stderr) = await Cli.RunAsync("relay", "-c", configPath);
+        var (code, stdout, stderr) = await ToolCli.RunAsync("relay", "-c", configPath);
         output.WriteLine(stdout + stderr);
         Assert.Equal(expectedCode, code);
         Assert.Contains(reasonContains, stdout + stderr, StringComparison.OrdinalIgnoreCase);

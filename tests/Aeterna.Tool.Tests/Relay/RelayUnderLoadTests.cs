@@ -16,7 +16,7 @@ public sealed class RelayUnderLoadTests(ITestOutputHelper output)
 
     [Fact]
     public Task Gunicorn_unmodified_relays_20_times_under_load() =>
-        RelayUnderLoadAsync(port => TestApps.GunicornCommand(port), readiness: "notify", loadSeconds: 60);
+        RelayUnderLoadAsync(port => TestApps.GunicornCommand(), readiness: "notify", loadSeconds: 60);
 
     [Fact]
     public Task Python_service_relays_20_times_under_load() =>

@@ -77,7 +77,7 @@ internal sealed class SupervisorProcess : IAsyncDisposable
         {
             if (_process.HasExited)
                 throw new Xunit.Sdk.XunitException($"supervisor exited ({_process.ExitCode}):\n{string.Join('\n', Log)}");
-            var (code, stdout, _) = await Cli.RunAsync("status", "-c", ConfigPath, "--json");
+            var (code, stdout, _) = await ToolCli.RunAsync("status", "-c", ConfigPath, "--json");
             if (code == 0)
             {
                 var status = JsonDocument.Parse(stdout).RootElement.GetProperty("status");
@@ -92,7 +92,7 @@ internal sealed class SupervisorProcess : IAsyncDisposable
 
     public async Task<JsonElement> StatusAsync()
     {
-        var (code, stdout, stderr) = await Cli.RunAsync("status", "-c", ConfigPath, "--json");
+        var (code, stdout, stderr) = await ToolCli.RunAsync("status", "-c", ConfigPath, "--json");
         Xunit.Assert.True(code == 0, $"status failed ({code}): {stderr}");
         return JsonDocument.Parse(stdout).RootElement.GetProperty("status");
     }
@@ -100,7 +100,7 @@ internal sealed class SupervisorProcess : IAsyncDisposable
     /// <summary>Runs `relay --json` and returns the exit code and the report.</summary>
     public async Task<(int Code, JsonElement Report)> RelayAsync(params string[] extra)
     {
-        var (code, stdout, stderr) = await Cli.RunAsync(["relay", "-c", ConfigPath, "--json", .. extra]);
+        var (code, stdout, stderr) = await ToolCli.RunAsync(["relay", "-c", ConfigPath, "--json", .. extra]);
         var line = stdout.Split('\n').LastOrDefault(l => l.Contains("\"report\"", StringComparison.Ordinal));
         if (line is null)
             throw new Xunit.Sdk.XunitException($"relay printed no report (exit {code}):\n{stdout}\n{stderr}\nsupervisor log:\n{string.Join('\n', Log)}");

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Aeterna.Tool.Tests.Support;
 
 /// <summary>Runs the real CLI (`dotnet dotnet-aeterna.dll …`) and captures its output.</summary>
-internal static class Cli
+internal static class ToolCli
 {
     public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
     {

@@ -1,0 +1,42 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Aeterna.Tool.Interop;
+
+namespace Aeterna.Tool.Configuration;
+
+/// <summary>
+/// Where the control socket lives when <c>control.socket_path</c> is not set:
+/// <c>&lt;base&gt;/aeterna-&lt;uid&gt;/&lt;service&gt;-&lt;hash&gt;/control.sock</c>, base being
+/// $XDG_RUNTIME_DIR (when absolute) or /tmp. The hash is of the config file's absolute path, so
+/// <c>status -c x.yaml</c> finds the supervisor that <c>start -c x.yaml</c> started, and two
+/// configs with the same service name don't collide.
+/// </summary>
+internal static class ControlSocketPath
+{
+    /// <summary>
+    /// The per-generation notify sockets (notify-&lt;n&gt;.sock) share the control socket's
+    /// directory, so the directory must leave room for the longest of them.
+    /// </summary>
+    public const string LongestSiblingName = "notify-2147483647.sock";
+
+    public static string Default(string configPath, string serviceName) =>
+        Default(configPath, serviceName, Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), Libc.GetEffectiveUserId());
+
+    /// <summary>The default for an explicit runtime directory and uid (tests call this directly).</summary>
+    public static string Default(string configPath, string serviceName, string? runtimeDirectory, uint uid)
+    {
+        string baseDirectory = !string.IsNullOrEmpty(runtimeDirectory) && Path.IsPathRooted(runtimeDirectory) ? runtimeDirectory : "/tmp";
+        string user = "aeterna-" + uid.ToString(CultureInfo.InvariantCulture);
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));
+        string directory = Path.Combine(baseDirectory, user, $"{serviceName}-{Convert.ToHexStringLower(hash, 0, 4)}");
+        if (DirectoryFits(directory))
+            return Path.Combine(directory, "control.sock");
+        // Too long for sun_path (deep $XDG_RUNTIME_DIR, long service name): a short path that still
+        // gets a directory of its own, because the notify sockets of two services must not collide.
+        return Path.Combine("/tmp", user, Convert.ToHexStringLower(hash, 0, 8), "control.sock");
+    }
+
+    /// <summary>Whether both control.sock and every notify socket fit in <paramref name="directory"/>.</summary>
+    public static bool DirectoryFits(string directory) => UnixSocketPath.Fits(Path.Combine(directory, LongestSiblingName));
+}

@@ -8,15 +8,19 @@ internal static class ControlSession
 {
     /// <summary>
     /// The control socket of the supervisor started with <paramref name="configFile"/>. An invalid
-    /// config still names its socket when the loader could read that far (so that `status` and
-    /// `stop` work while the file is being edited); otherwise the errors are printed.
+    /// config still names its socket when it parses as YAML, so that `status` and `stop` work while
+    /// the file is being edited: the errors are printed as a warning then. Null (errors printed)
+    /// when the file can't be read that far.
     /// </summary>
-    public static string? LocateSocket(FileInfo configFile, TextWriter errors)
+    public static string? LocateSocket(FileInfo configFile, TextWriter errors, bool quietWhenInvalid = false)
     {
         var loaded = ConfigLoader.Load(configFile.FullName);
         if (loaded.Success) return loaded.Config!.Control.SocketPath;
-        foreach (var error in loaded.Errors) errors.WriteLine(error);
-        return null;
+        if (loaded.ControlSocketPath is null || !quietWhenInvalid)
+            foreach (var error in loaded.Errors) errors.WriteLine(error);
+        if (loaded.ControlSocketPath is not null && !quietWhenInvalid)
+            errors.WriteLine($"warning: {configFile.Name} has {loaded.Errors.Count} error(s) (a relay would be refused); the running supervisor keeps the config it was started or last relayed with.");
+        return loaded.ControlSocketPath;
     }
 
     /// <summary>Sends a request and hands each response to <paramref name="onResponse"/>; returns an exit code.</summary>

@@ -31,7 +31,9 @@ internal static class RelayCommand
                 return ExitCodes.InvalidInput;
             }
         }
-        string? socket = ControlSession.LocateSocket(configFile, Console.Error);
+        // An invalid config that still names the control socket goes to the supervisor, which
+        // refuses it with the errors and records the refusal in its history, as it does for SIGHUP.
+        string? socket = ControlSession.LocateSocket(configFile, Console.Error, quietWhenInvalid: true);
         if (socket is null)
         {
             Console.Error.WriteLine("relay refused: the config is invalid, nothing was changed. Fix the errors above and relay again.");

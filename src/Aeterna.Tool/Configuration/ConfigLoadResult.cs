@@ -6,10 +6,11 @@ namespace Aeterna.Tool.Configuration;
 /// </summary>
 internal sealed record ConfigLoadResult
 {
-    private ConfigLoadResult(AeternaConfig? config, IReadOnlyList<ConfigError> errors)
+    private ConfigLoadResult(AeternaConfig? config, IReadOnlyList<ConfigError> errors, string? controlSocketPath)
     {
         Config = config;
         Errors = errors;
+        ControlSocketPath = controlSocketPath;
     }
 
     /// <summary>The validated config; null when there are errors.</summary>
@@ -20,8 +21,15 @@ internal sealed record ConfigLoadResult
 
     public bool Success => Config is not null;
 
-    public static ConfigLoadResult Valid(AeternaConfig config) => new(config, []);
+    /// <summary>
+    /// The control socket the file names, as far as it could be read: set for every file that
+    /// parsed as YAML, valid or not, so that `status` and `stop` reach the running supervisor
+    /// while its config is being edited.
+    /// </summary>
+    public string? ControlSocketPath { get; }
 
-    public static ConfigLoadResult Invalid(IReadOnlyList<ConfigError> errors) =>
-        errors.Count > 0 ? new(null, errors) : throw new ArgumentException("An invalid result needs at least one error.", nameof(errors));
+    public static ConfigLoadResult Valid(AeternaConfig config) => new(config, [], config.Control.SocketPath);
+
+    public static ConfigLoadResult Invalid(IReadOnlyList<ConfigError> errors, string? controlSocketPath = null) =>
+        errors.Count > 0 ? new(null, errors, controlSocketPath) : throw new ArgumentException("An invalid result needs at least one error.", nameof(errors));
 }

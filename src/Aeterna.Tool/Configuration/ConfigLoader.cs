@@ -68,6 +68,7 @@ internal static class ConfigLoader
     {
         string file = Path.GetFullPath(sourcePath);
         var reader = new NodeReader(file);
+        string? controlSocket = null;
         try
         {
             if (ReadDocument(yaml.StartsWith('\uFEFF') ? yaml[1..] : yaml, reader) is { } root)
@@ -75,6 +76,7 @@ internal static class ConfigLoader
                 var config = new ConfigMapper(file, reader).Map(root);
                 if (reader.Errors.Count == 0)
                     return ConfigLoadResult.Valid(config);
+                controlSocket = config.Control.SocketPath;
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -89,7 +91,7 @@ internal static class ConfigLoader
             var next = errors[MaxErrors];
             errors = [.. errors.Take(MaxErrors), next with { Message = $"{errors.Count - MaxErrors} more errors from here on are not shown.", Fix = "Fix the errors above and check the file again." }];
         }
-        return ConfigLoadResult.Invalid(errors);
+        return ConfigLoadResult.Invalid(errors, controlSocket);
     }
 
     /// <summary>The single document's root mapping; null (with errors) when there is none to map.</summary>

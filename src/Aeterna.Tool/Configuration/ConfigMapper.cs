@@ -49,7 +49,7 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
         var listeners = MapListeners(root);
         var readiness = MapReadiness(root);
         var orchestration = MapOrchestration(root);
-        var control = MapControl(root, service.Name, listeners);
+        var control = MapControl(root, listeners);
         var observability = MapObservability(root);
         return new AeternaConfig
         {
@@ -452,13 +452,13 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
         return new RestartConfig { BackoffInitial = initial, BackoffMax = max };
     }
 
-    private ControlConfig MapControl(YamlSection root, string serviceName, IReadOnlyList<ListenerConfig> listeners)
+    private ControlConfig MapControl(YamlSection root, IReadOnlyList<ListenerConfig> listeners)
     {
         var section = reader.Section(root, "control", ConfigSchema.Control);
         string? given = section is null ? null : reader.Scalar(section, "socket_path", "a string (a socket path)");
         string path = given is null
-            ? ControlSocketPath.Default(sourcePath, serviceName)
-            : SocketPath(given, section!["socket_path"]!, checkSiblings: true) ?? ControlSocketPath.Default(sourcePath, serviceName);
+            ? ControlSocketPath.Default(sourcePath)
+            : SocketPath(given, section!["socket_path"]!, checkSiblings: true) ?? ControlSocketPath.Default(sourcePath);
         if (given is not null && listeners.FirstOrDefault(l => l.Kind == ListenerKind.Unix && Path.GetFullPath(l.Path!) == path) is { } clash)
             reader.Error(NodeReader.At(section!["socket_path"]!), $"control.socket_path is also the address of listener '{clash.Name}'.",
                 "Use a different path for one of them.");

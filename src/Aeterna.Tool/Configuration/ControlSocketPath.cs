@@ -1,16 +1,18 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Aeterna.Tool.Interop;
 
 namespace Aeterna.Tool.Configuration;
 
 /// <summary>
 /// Where the control socket lives when <c>control.socket_path</c> is not set:
-/// <c>&lt;base&gt;/aeterna-&lt;uid&gt;/&lt;service&gt;-&lt;hash&gt;/control.sock</c>, base being
-/// $XDG_RUNTIME_DIR (when absolute) or /tmp. The hash is of the config file's absolute path, so
-/// <c>status -c x.yaml</c> finds the supervisor that <c>start -c x.yaml</c> started, and two
-/// configs with the same service name don't collide.
+/// <c>&lt;base&gt;/aeterna-&lt;uid&gt;/&lt;config name&gt;-&lt;hash&gt;/control.sock</c>, base being
+/// $XDG_RUNTIME_DIR (when absolute) or /tmp. It depends on the config file's absolute path only
+/// (the hash is of that path): so <c>status -c x.yaml</c> finds the supervisor that
+/// <c>start -c x.yaml</c> started even while x.yaml is being edited or is invalid, and two
+/// configs never collide.
 /// </summary>
 internal static class ControlSocketPath
 {
@@ -20,19 +22,21 @@ internal static class ControlSocketPath
     /// </summary>
     public const string LongestSiblingName = "notify-2147483647.sock";
 
-    public static string Default(string configPath, string serviceName) =>
-        Default(configPath, serviceName, Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), Libc.GetEffectiveUserId());
+    public static string Default(string configPath) =>
+        Default(configPath, Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), Libc.GetEffectiveUserId());
 
     /// <summary>The default for an explicit runtime directory and uid (tests call this directly).</summary>
-    public static string Default(string configPath, string serviceName, string? runtimeDirectory, uint uid)
+    public static string Default(string configPath, string? runtimeDirectory, uint uid)
     {
+        string name = Regex.Replace(Path.GetFileNameWithoutExtension(configPath), "[^A-Za-z0-9_.-]", "-");
+        if (name.Length > 32) name = name[..32];
         string baseDirectory = !string.IsNullOrEmpty(runtimeDirectory) && Path.IsPathRooted(runtimeDirectory) ? runtimeDirectory : "/tmp";
         string user = "aeterna-" + uid.ToString(CultureInfo.InvariantCulture);
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));
-        string directory = Path.Combine(baseDirectory, user, $"{serviceName}-{Convert.ToHexStringLower(hash, 0, 4)}");
+        string directory = Path.Combine(baseDirectory, user, $"{name}-{Convert.ToHexStringLower(hash, 0, 4)}");
         if (DirectoryFits(directory))
             return Path.Combine(directory, "control.sock");
-        // Too long for sun_path (deep $XDG_RUNTIME_DIR, long service name): a short path that still
+        // Too long for sun_path (deep $XDG_RUNTIME_DIR): a short path that still
         // gets a directory of its own, because the notify sockets of two services must not collide.
         return Path.Combine("/tmp", user, Convert.ToHexStringLower(hash, 0, 8), "control.sock");
     }

@@ -66,7 +66,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
                     _ => throw new UnreachableException(),
                 };
             });
-            next.State = GenerationState.Ready;
+            next.MarkReady();
 
             // 5. Hand over state (stateful services); a no-op for stateless ones.
             await Phase(report, progress, "handover", async () => (true, await handover.HandOverAsync(old, next, config, cancel)));

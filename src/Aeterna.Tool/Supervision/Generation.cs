@@ -96,10 +96,21 @@ internal sealed class Generation : IDisposable
     }
 
     /// <summary>
-    /// Watches WATCHDOG=1 pings from the moment the generation is ready until it exits: a gap
-    /// longer than the interval (WATCHDOG_USEC) completes <see cref="WatchdogFailed"/>.
+    /// The generation is ready: from now on its watchdog is watched (during a relay's soak as
+    /// much as once it is active), until it exits.
     /// </summary>
-    public async Task MonitorWatchdogAsync()
+    public void MarkReady()
+    {
+        if (State != GenerationState.Starting) return;
+        State = GenerationState.Ready;
+        _ = MonitorWatchdogAsync();
+    }
+
+    /// <summary>
+    /// Watches WATCHDOG=1 pings until the generation exits: a gap longer than the interval
+    /// (WATCHDOG_USEC) completes <see cref="WatchdogFailed"/>.
+    /// </summary>
+    private async Task MonitorWatchdogAsync()
     {
         Interlocked.CompareExchange(ref _lastWatchdog, Stopwatch.GetTimestamp(), 0);
         while (!HasExited && !_watchdogFailed.Task.IsCompleted)

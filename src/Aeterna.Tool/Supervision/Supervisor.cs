@@ -199,10 +199,10 @@ internal sealed class Supervisor
     /// <summary>Makes <paramref name="generation"/> the one the supervisor keeps running, with its config.</summary>
     public void Activate(Generation generation, AeternaConfig config)
     {
+        generation.MarkReady();
         generation.State = GenerationState.Active;
         Config = config;
         Active = generation;
-        _ = generation.MonitorWatchdogAsync();
     }
 
     /// <summary>Drains and stops a generation that is no longer wanted, then forgets it.</summary>

@@ -152,7 +152,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal("/tmp/aeterna_srp.sock", c.Orchestration.StateHandoff.SocketPath);
         Assert.Equal(":9090", c.Observability.MetricsAddress);
         Assert.Equal(LogLevel.Info, c.Observability.LogLevel);
-        Assert.Equal(ControlSocketPath.Default(_file, "agent-core"), c.Control.SocketPath);
+        Assert.Equal(ControlSocketPath.Default(_file), c.Control.SocketPath);
     }
 
     [Fact]
@@ -785,31 +785,36 @@ public sealed class ConfigLoaderTests : IDisposable
     [Fact]
     public void DefaultControlSocketIsDeterministicPerConfigPath()
     {
-        string a = ControlSocketPath.Default("/srv/a/aeterna.yaml", "agent", "/run/user/1000", 1000);
-        Assert.Equal(a, ControlSocketPath.Default("/srv/a/aeterna.yaml", "agent", "/run/user/1000", 1000));
-        Assert.Equal(a, ControlSocketPath.Default("/srv/a/./aeterna.yaml", "agent", "/run/user/1000", 1000)); // same file
-        Assert.NotEqual(a, ControlSocketPath.Default("/srv/b/aeterna.yaml", "agent", "/run/user/1000", 1000));
-        Assert.Matches(@"^/run/user/1000/aeterna-1000/agent-[0-9a-f]{8}/control\.sock$", a);
+        string a = ControlSocketPath.Default("/srv/a/aeterna.yaml", "/run/user/1000", 1000);
+        Assert.Equal(a, ControlSocketPath.Default("/srv/a/aeterna.yaml", "/run/user/1000", 1000));
+        Assert.Equal(a, ControlSocketPath.Default("/srv/a/./aeterna.yaml", "/run/user/1000", 1000)); // same file
+        Assert.NotEqual(a, ControlSocketPath.Default("/srv/b/aeterna.yaml", "/run/user/1000", 1000));
+        Assert.Matches(@"^/run/user/1000/aeterna-1000/aeterna-[0-9a-f]{8}/control\.sock$", a);
     }
 
     [Fact]
     public void DefaultControlSocketFallsBackToTmp()
     {
-        Assert.Matches(@"^/tmp/aeterna-0/agent-[0-9a-f]{8}/control\.sock$", ControlSocketPath.Default("/srv/a.yaml", "agent", null, 0));
-        Assert.Matches(@"^/tmp/aeterna-0/agent-[0-9a-f]{8}/control\.sock$", ControlSocketPath.Default("/srv/a.yaml", "agent", "relative/dir", 0));
+        Assert.Matches(@"^/tmp/aeterna-0/a-[0-9a-f]{8}/control\.sock$", ControlSocketPath.Default("/srv/a.yaml", null, 0));
+        Assert.Matches(@"^/tmp/aeterna-0/a-[0-9a-f]{8}/control\.sock$", ControlSocketPath.Default("/srv/a.yaml", "relative/dir", 0));
 
         // Too long for sun_path: a short path of its own under /tmp.
         string deep = "/run/" + new string('d', 80);
-        string path = ControlSocketPath.Default("/srv/a.yaml", "agent", deep, 1000);
+        string path = ControlSocketPath.Default("/srv/a.yaml", deep, 1000);
         Assert.Matches(@"^/tmp/aeterna-1000/[0-9a-f]{16}/control\.sock$", path);
-        Assert.NotEqual(path, ControlSocketPath.Default("/srv/b.yaml", "agent", deep, 1000));
+        Assert.NotEqual(path, ControlSocketPath.Default("/srv/b.yaml", deep, 1000));
     }
 
     [Fact]
-    public void DefaultControlSocketUsesTheServiceName()
+    public void DefaultControlSocketDependsOnTheFileOnly()
     {
+        // Editing the file (even into an invalid one) must not move the socket: status and stop
+        // have to find the supervisor while its config is being changed.
         var c = Valid("service:\n  name: web\n  command: [app]\n");
-        Assert.Matches(@"/aeterna-\d+/web-[0-9a-f]{8}/control\.sock$", c.Control.SocketPath);
-        Assert.Equal(c.Control.SocketPath, Valid("service:\n  name: web\n  command: [other]\n").Control.SocketPath);
+        Assert.Matches(@"/aeterna-\d+/[A-Za-z0-9_.-]+-[0-9a-f]{8}/control\.sock$", c.Control.SocketPath);
+        Assert.Equal(c.Control.SocketPath, Valid("service:\n  name: api\n  command: [other]\n").Control.SocketPath);
+        var invalid = ConfigLoader.Parse("service:\n  command: [app]\n  bogus: 1\n", _file);
+        Assert.False(invalid.Success);
+        Assert.Equal(c.Control.SocketPath, invalid.ControlSocketPath);
     }
 }

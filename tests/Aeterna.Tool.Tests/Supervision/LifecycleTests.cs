@@ -69,13 +69,18 @@ public sealed class LifecycleTests(ITestOutputHelper output)
         (int Fds, long RssKiB) Measure() => (Directory.GetFiles($"/proc/{pid}/fd").Length,
             long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
 
-        for (int i = 0; i < 5; i++) Assert.Equal(0, (await supervisor.RelayAsync()).Code); // warm up: JIT, pools
-        var afterWarmUp = Measure();
-        for (int i = 0; i < 50; i++) Assert.Equal(0, (await supervisor.RelayAsync()).Code);
+        // Warm up first: over its first relays the runtime JITs and re-JITs (tiered compilation) the
+        // relay's code and the GC sizes its heap, which grows RSS by some 15 MiB once
+        // (docs/benchmarks.md). A leak is growth after that.
+        var first = Measure();
+        for (int i = 0; i < 300; i++) Assert.Equal("committed", await supervisor.RelayOverSocketAsync());
+        var warm = Measure();
+        for (int i = 0; i < 50; i++) Assert.Equal("committed", await supervisor.RelayOverSocketAsync());
         var after50 = Measure();
-        output.WriteLine($"after 5 relays: {afterWarmUp.Fds} fds, {afterWarmUp.RssKiB} KiB RSS; after 55: {after50.Fds} fds, {after50.RssKiB} KiB RSS");
+        output.WriteLine($"idle: {first.Fds} fds, {first.RssKiB} KiB; after 300 relays: {warm.Fds} fds, {warm.RssKiB} KiB; after 350: {after50.Fds} fds, {after50.RssKiB} KiB");
 
-        Assert.Equal(afterWarmUp.Fds, after50.Fds);
-        Assert.True(after50.RssKiB - afterWarmUp.RssKiB < 4096, $"RSS grew by {after50.RssKiB - afterWarmUp.RssKiB} KiB over 50 relays");
+        Assert.True(warm.Fds <= first.Fds + 2, $"fds went from {first.Fds} to {warm.Fds} over 300 relays"); // the runtime may open a pipe or two lazily
+        Assert.Equal(warm.Fds, after50.Fds);
+        Assert.True(after50.RssKiB - warm.RssKiB < 512, $"RSS grew by {after50.RssKiB - warm.RssKiB} KiB over 50 relays after the warm-up");
     }
 }

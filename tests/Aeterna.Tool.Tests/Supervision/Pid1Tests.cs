@@ -158,6 +158,8 @@ public sealed class Pid1Tests(ITestOutputHelper output)
 
         public async ValueTask DisposeAsync()
         {
+            // unshare --fork blocks SIGTERM in itself while it waits: stop the init inside instead.
+            if (Supervisor is { HasExited: false }) Posix.Kill(InitPid, Posix.SIGTERM);
             if (Supervisor is not null) await Supervisor.DisposeAsync();
             if (_tini is { HasExited: false })
             {

@@ -107,6 +107,18 @@ internal sealed class SupervisorProcess : IAsyncDisposable
         return (code, JsonDocument.Parse(line).RootElement.GetProperty("report"));
     }
 
+    /// <summary>
+    /// A relay with --soak 0 straight over the control socket (the product's own client), without
+    /// starting a CLI process: for tests that relay a hundred times.
+    /// </summary>
+    public async Task<string> RelayOverSocketAsync()
+    {
+        string socket = Aeterna.Tool.Configuration.ConfigLoader.Load(ConfigPath).ControlSocketPath!;
+        await foreach (var response in Aeterna.Tool.Control.ControlClient.SendAsync(socket, new Aeterna.Tool.Control.ControlRequest("relay", 0)))
+            if (response.Report is { } report) return report.Outcome;
+        throw new Xunit.Sdk.XunitException("the supervisor sent no relay report");
+    }
+
     public void Signal(int signal) => Xunit.Assert.Equal(0, Posix.Kill(_process.Id, signal));
 
     public bool HasExited => _process.HasExited;

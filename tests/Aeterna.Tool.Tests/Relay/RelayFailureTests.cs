@@ -62,7 +62,7 @@ public sealed class RelayFailureTests(ITestOutputHelper output)
 
         var changed = change(healthy);
         File.WriteAllText(configPath, changed?.ToYaml() ?? "service:\n  command: [\"python3\"]\n  bogus_key: 1\n");
-        var load = WrkLoad.RunAsync(url, TimeSpan.FromSeconds(8), connections: 8);
+        var load = WrkLoad.Start(url, connections: 8);
         await Task.Delay(300);
 
         var (code, stdout, stderr) = await ToolCli.RunAsync("relay", "-c", configPath);
@@ -78,7 +78,8 @@ public sealed class RelayFailureTests(ITestOutputHelper output)
                 Assert.Contains(last.GetProperty("preflight").EnumerateArray(), p => p.GetProperty("output").GetString()!.Contains(outputContains));
         }
 
-        var result = await load;
+        await Task.Delay(500); // the old generation keeps serving after the failed relay, too
+        var result = await load.StopAsync();
         output.WriteLine($"wrk: {result}");
         Assert.True(result.Clean, $"the old generation did not serve cleanly through the failed relay: {result}");
         Assert.Equal(before, await RelayUnderLoadTests.ServingPidAsync(url));

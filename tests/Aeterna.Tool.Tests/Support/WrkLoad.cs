@@ -20,21 +20,46 @@ internal sealed record WrkResult(long Requests, long ConnectErrors, long ReadErr
 /// </summary>
 internal static partial class WrkLoad
 {
-    public static async Task<WrkResult> RunAsync(string url, TimeSpan duration, int connections = 32, int threads = 2)
+    /// <summary>Runs wrk for <paramref name="duration"/> and returns what it reported.</summary>
+    public static Task<WrkResult> RunAsync(string url, TimeSpan duration, int connections = 32) =>
+        Start(url, connections, duration).CompletedAsync();
+
+    /// <summary>Starts wrk for up to <paramref name="duration"/> (default an hour): stop it with <see cref="RunningLoad.StopAsync"/>.</summary>
+    public static RunningLoad Start(string url, int connections = 32, TimeSpan? duration = null)
     {
         // --timeout 10s: a request slower than that is a failure, not merely a slow one.
         var start = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-t", threads.ToString(CultureInfo.InvariantCulture), "-c", connections.ToString(CultureInfo.InvariantCulture),
-                     "-d", $"{(int)Math.Ceiling(duration.TotalSeconds)}s", "--timeout", "10s", url })
+        foreach (var a in new[] { "-t", "2", "-c", connections.ToString(CultureInfo.InvariantCulture),
+                     "-d", $"{(int)Math.Ceiling((duration ?? TimeSpan.FromHours(1)).TotalSeconds)}s", "--timeout", "10s", url })
             start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(duration + TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(cts.Token);
-        string output = await stdout + await stderr;
-        if (process.ExitCode != 0) throw new Xunit.Sdk.XunitException($"wrk exited {process.ExitCode}:\n{output}");
-        return Parse(output);
+        return new RunningLoad(Process.Start(start)!);
+    }
+
+    /// <summary>A wrk process; its statistics come when it ends (at its duration, or on SIGINT).</summary>
+    internal sealed class RunningLoad(Process process)
+    {
+        private readonly Task<string> _stdout = process.StandardOutput.ReadToEndAsync();
+        private readonly Task<string> _stderr = process.StandardError.ReadToEndAsync();
+
+        public bool HasExited => process.HasExited;
+
+        /// <summary>SIGINT: wrk stops and prints what it measured so far.</summary>
+        public Task<WrkResult> StopAsync()
+        {
+            if (!process.HasExited) Posix.Kill(process.Id, Posix.SIGINT);
+            return CompletedAsync();
+        }
+
+        public async Task<WrkResult> CompletedAsync()
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
+            await process.WaitForExitAsync(cts.Token);
+            string output = await _stdout + await _stderr;
+            int code = process.ExitCode;
+            process.Dispose();
+            if (code != 0) throw new Xunit.Sdk.XunitException($"wrk exited {code}:\n{output}");
+            return Parse(output);
+        }
     }
 
     internal static WrkResult Parse(string output)

@@ -26,10 +26,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """VmRSS counts the runtime's mapped files (shared by every .NET process on the machine);
+    RssAnon is the memory that is the supervisor's own."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -59,7 +61,7 @@ def scenario(name, command, readiness):
                 break
             time.sleep(0.05)
         time.sleep(2)
-        idle_rss = rss_kib(sup.pid)
+        idle_rss, idle_anon = rss_kib(sup.pid), rss_kib(sup.pid, "RssAnon")
         phases, totals, cli_ms = {}, [], []
         for i in range(RUNS + 3):
             t0 = time.perf_counter()
@@ -73,7 +75,7 @@ def scenario(name, command, readiness):
             cli_ms.append(elapsed)
             for p in report["phases"]:
                 phases.setdefault(p["name"], []).append(p["ms"])
-        after_rss = rss_kib(sup.pid)
+        after_rss, after_anon = rss_kib(sup.pid), rss_kib(sup.pid, "RssAnon")
     finally:
         cli("stop", "-c", config)
         sup.wait(30)
@@ -83,13 +85,14 @@ def scenario(name, command, readiness):
         "cli_relay_ms_p50": round(statistics.median(cli_ms), 2),
         "phases_ms_p50": {k: round(statistics.median(v), 2) for k, v in phases.items()},
         "supervisor_idle_rss_kib": idle_rss, "supervisor_rss_after_relays_kib": after_rss,
+        "supervisor_idle_anon_kib": idle_anon, "supervisor_anon_after_relays_kib": after_anon,
     }
 
 
 def tini_rss():
     p = subprocess.Popen(["tini", "-s", "--", "sleep", "600"])
     time.sleep(1)
-    rss = rss_kib(p.pid)
+    rss = rss_kib(p.pid), rss_kib(p.pid, "RssAnon")
     p.terminate(); p.wait()
     return rss
 
@@ -105,12 +108,14 @@ def main():
     for r in results:
         ph = r["phases_ms_p50"]
         print(f"{r['scenario']:<45} {r['relay_ms_p50']:>7.1f}ms {r['relay_ms_p95']:>7.1f}ms {ph['start']:>6.1f}ms {ph['ready']:>6.1f}ms {ph['commit']:>6.1f}ms {r['cli_relay_ms_p50']:>6.0f}ms")
-    print(f"idle RSS: supervisor {results[0]['supervisor_idle_rss_kib'] / 1024:.1f} MiB "
-          f"(after {RUNS + 3} relays {results[0]['supervisor_rss_after_relays_kib'] / 1024:.1f} MiB), tini {tini / 1024:.1f} MiB")
+    r = results[0]
+    print(f"memory, idle: supervisor RSS {r['supervisor_idle_rss_kib'] / 1024:.1f} MiB of which private (RssAnon) {r['supervisor_idle_anon_kib'] / 1024:.1f} MiB; "
+          f"after {RUNS + 3} relays {r['supervisor_rss_after_relays_kib'] / 1024:.1f} / {r['supervisor_anon_after_relays_kib'] / 1024:.1f} MiB; "
+          f"tini {tini[0] / 1024:.1f} / {tini[1] / 1024:.1f} MiB")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "relay.json"), "w") as f:
         json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "results": results, "tini_idle_rss_kib": tini}, f, indent=2)
+                   "results": results, "tini_idle_rss_kib": tini[0], "tini_idle_anon_kib": tini[1]}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
+using Aeterna.Addresses;
+
 namespace Aeterna.Tool.Configuration;
 
 /// <summary>
@@ -42,8 +44,6 @@ internal sealed record ServiceConfig
     /// <summary>Absolute working directory of each generation; defaults to the config file's directory.</summary>
     public required string WorkingDirectory { get; init; }
 }
-
-internal enum ListenerKind { Tcp, Udp, Unix }
 
 /// <summary>One listening socket, e.g. <c>tcp://0.0.0.0:8080</c>, <c>tcp://[::1]:8080</c>, <c>udp://…</c>, <c>unix:///run/app.sock</c>.</summary>
 internal sealed record ListenerConfig

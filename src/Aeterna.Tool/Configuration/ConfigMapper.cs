@@ -1,3 +1,4 @@
+using Aeterna.Addresses;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;

@@ -1,8 +1,9 @@
+using Aeterna.Addresses;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 
 namespace Aeterna.Tool.Configuration;
 

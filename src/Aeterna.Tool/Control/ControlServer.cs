@@ -1,8 +1,9 @@
+using Aeterna.Addresses;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Relay;
 using Aeterna.Tool.Sockets;
@@ -30,7 +31,7 @@ internal sealed class ControlServer : IDisposable
 
     public static ControlServer Start(string path, Supervisor supervisor, EventLog log)
     {
-        ListenerBinder.RemoveStaleSocket(path);
+        ListenerSockets.RemoveStaleSocket(path);
         if (Path.Exists(path))
             throw new ControlSocketInUseException($"another supervisor is running for this config: its control socket {path} answers. Fix: stop it first (dotnet aeterna stop -c <config>), or set control.socket_path to run a second one");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Aeterna.Tool.Configuration;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 
 namespace Aeterna.Tool.Logging;
 

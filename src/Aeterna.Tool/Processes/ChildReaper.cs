@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 
 namespace Aeterna.Tool.Processes;
 

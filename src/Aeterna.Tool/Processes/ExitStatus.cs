@@ -1,4 +1,4 @@
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 
 namespace Aeterna.Tool.Processes;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 
 namespace Aeterna.Tool.Processes;
 

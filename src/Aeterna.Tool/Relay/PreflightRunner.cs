@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Aeterna.Tool.Configuration;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 using Aeterna.Tool.Processes;
 using Microsoft.Win32.SafeHandles;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Relay;
 

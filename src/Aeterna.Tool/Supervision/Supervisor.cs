@@ -1,7 +1,8 @@
+using Aeterna.Addresses;
 using System.Runtime.InteropServices;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
-using Aeterna.Tool.Interop;
+using Aeterna.Interop;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;

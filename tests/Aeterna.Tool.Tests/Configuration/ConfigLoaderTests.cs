@@ -1,3 +1,4 @@
+using Aeterna.Addresses;
 using System.Diagnostics;
 using System.Text;
 using Aeterna.Tool.Configuration;

@@ -1,3 +1,4 @@
+using Aeterna.Addresses;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Aeterna.Tool.Configuration;

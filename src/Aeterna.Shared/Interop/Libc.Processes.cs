@@ -1,21 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace Aeterna.Tool.Interop;
+namespace Aeterna.Interop;
 
-/// <summary>
-/// Every libc call the supervisor makes, in one place. No package wraps these (Mono.Unix and
-/// Tmds.LibC are not available here, and the BCL exposes neither posix_spawn file actions nor
-/// waitpid), so they are declared with source-generated <see cref="LibraryImportAttribute"/>
-/// stubs, which are trim- and AOT-safe. Linux only (x64 and arm64, glibc or musl).
-/// </summary>
+/// <summary>Processes and signals: spawning generations, reaping them, signalling them.</summary>
 internal static unsafe partial class Libc
 {
-    private const string Lib = "libc";
-
     public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12,
         SIGPIPE = 13, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18;
-
-    public const int EINTR = 4, ECHILD = 10, ESRCH = 3, EBADF = 9;
 
     [LibraryImport(Lib, EntryPoint = "getpid")]
     public static partial int GetPid();
@@ -29,47 +20,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "waitpid", SetLastError = true)]
     public static partial int WaitPid(int pid, out int status, int options);
-
-    [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
-    private static partial nint Write(int fd, byte* buffer, nuint count);
-
-    /// <summary>
-    /// write(2) all of <paramref name="data"/> at the fd's current offset. Unlike FileStream, which
-    /// uses pwrite at a position of its own for regular files, this appends properly when the fd
-    /// is shared with children (stderr redirected to a file): nobody overwrites anybody.
-    /// </summary>
-    public static bool WriteAll(int fd, ReadOnlySpan<byte> data)
-    {
-        fixed (byte* start = data)
-        {
-            int done = 0;
-            while (done < data.Length)
-            {
-                nint written = Write(fd, start + done, (nuint)(data.Length - done));
-                if (written > 0) done += (int)written;
-                else if (written < 0 && Marshal.GetLastPInvokeError() == EINTR) continue;
-                else return false;
-            }
-            return true;
-        }
-    }
-
-    [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
-
-    [LibraryImport(Lib, EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(int fd, int cmd, int arg);
-
-    private const int F_DUPFD_CLOEXEC = 1030;
-
-    /// <summary>Duplicates <paramref name="fd"/> to the lowest free fd ≥ <paramref name="minimum"/>, close-on-exec.</summary>
-    public static int DupCloseOnExec(int fd, int minimum)
-    {
-        int result = Fcntl(fd, F_DUPFD_CLOEXEC, minimum);
-        if (result < 0)
-            throw new IOException($"fcntl(F_DUPFD_CLOEXEC) on fd {fd} failed: {Marshal.GetLastPInvokeErrorMessage()}");
-        return result;
-    }
 
     [LibraryImport(Lib, EntryPoint = "prctl", SetLastError = true)]
     private static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
@@ -142,27 +92,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "sigdelset")]
     public static partial int SigDelSet(void* set, int signal);
-
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
-
-    [LibraryImport(Lib, EntryPoint = "strerror")]
-    private static partial nint StrError(int errno);
-
-    public static string ErrorText(int errno) => Marshal.PtrToStringUTF8(StrError(errno)) ?? $"errno {errno}";
-
-    [LibraryImport(Lib, EntryPoint = "pipe2", SetLastError = true)]
-    public static partial int Pipe2(int* fds, int flags);
-
-    public const int O_CLOEXEC = 0x80000;
-
-    /// <summary>A close-on-exec pipe: (read end, write end).</summary>
-    public static (int Read, int Write) Pipe()
-    {
-        int* fds = stackalloc int[2];
-        if (Pipe2(fds, O_CLOEXEC) != 0)
-            throw new IOException($"pipe2 failed: {Marshal.GetLastPInvokeErrorMessage()}");
-        return (fds[0], fds[1]);
-    }
 
     public static string SignalName(int signal) => signal switch
     {

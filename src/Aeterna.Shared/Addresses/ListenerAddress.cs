@@ -2,7 +2,10 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Aeterna.Tool.Configuration;
+namespace Aeterna.Addresses;
+
+/// <summary>The kinds of listening socket.</summary>
+internal enum ListenerKind { Tcp, Udp, Unix }
 
 /// <summary>
 /// A listener address: <c>tcp://host:port</c>, <c>udp://host:port</c> (host an IPv4 literal, a

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Aeterna.Tool.Configuration;
+namespace Aeterna.Addresses;
 
 /// <summary>The one limit every Unix socket path shares: sun_path holds 108 bytes including the NUL.</summary>
 internal static class UnixSocketPath

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using Aeterna.Interop;
+using Aeterna.Protocol;
+using Aeterna.Serialization;
+using Aeterna.State;
+using Microsoft.Win32.SafeHandles;
+
+namespace Aeterna.Relay;
+
+/// <summary>What an export sent.</summary>
+internal sealed record ExportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds)
+{
+    public long RegionBytes => Regions.Sum(r => r.ByteLength);
+}
+
+/// <summary>
+/// Writes the app's state to the importing generation over the transfer socket
+/// (docs/protocol.md, "State transfer"): StateBegin, the bytes (StateChunk frames for
+/// <c>pipe</c>, one sealed memfd for <c>shm</c>), StateRegions (the fds of every RelayMemory),
+/// StateEnd. State never passes through the supervisor.
+/// </summary>
+internal static class StateExport
+{
+    /// <summary>With mechanism <c>auto</c>, state of this size or more goes through a memfd instead of the socket.</summary>
+    public const int ShmThreshold = 1 << 20;
+
+    public static async Task<ExportResult> ExportAsync(FrameChannel transfer, RelayStateSet states, StateBuffer buffer, string mechanism, int maxChunk, CancellationToken cancel)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var regions = new RegionCollector();
+        var sections = Serialize(states, buffer, regions);
+        long bytes = buffer.Written;
+        string used = mechanism switch
+        {
+            "pipe" or "shm" => mechanism,
+            _ => bytes >= ShmThreshold ? "shm" : "pipe",
+        };
+
+        await transfer.SendAsync(FrameType.StateBegin, new StateBeginMessage
+        {
+            Mechanism = used,
+            Sections = [.. sections],
+            Regions = [.. regions.Regions.Select(r => new StateRegion(r.Name, r.ByteLength))],
+            StateBytes = bytes,
+        }, ProtocolJson.Default.StateBeginMessage, cancel: cancel).ConfigureAwait(false);
+
+        SafeFileHandle? stateFile = null;
+        try
+        {
+            if (used == "pipe")
+            {
+                for (int offset = 0; offset < bytes; offset += maxChunk)
+                    await transfer.SendAsync(FrameType.StateChunk, buffer.WrittenMemory.Slice(offset, (int)Math.Min(maxChunk, bytes - offset)), cancel: cancel).ConfigureAwait(false);
+            }
+            else
+            {
+                stateFile = SealedCopy(buffer.WrittenSpan);
+            }
+
+            var fds = new List<System.Runtime.InteropServices.SafeHandle>();
+            if (stateFile is not null) fds.Add(stateFile);
+            fds.AddRange(regions.Regions.Select(r => r.File));
+            for (int i = 0; i < fds.Count; i += FrameHeader.MaxFds)
+                await transfer.SendAsync(FrameType.StateRegions, ReadOnlyMemory<byte>.Empty, fds.Skip(i).Take(FrameHeader.MaxFds).ToList(), cancel).ConfigureAwait(false);
+
+            await transfer.SendAsync(FrameType.StateEnd, new StateEndMessage(bytes, regions.Regions.Count), ProtocolJson.Default.StateEndMessage, cancel: cancel).ConfigureAwait(false);
+        }
+        finally
+        {
+            stateFile?.Dispose(); // the importer holds its own copy of the fd now
+        }
+        return new ExportResult(used, bytes, regions.Regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>Each state object into <paramref name="buffer"/>, one section after another.</summary>
+    internal static List<StateSection> Serialize(RelayStateSet states, StateBuffer buffer, IRegionSink? regions)
+    {
+        buffer.Reset();
+        var sections = new List<StateSection>(states.Entries.Count);
+        foreach (var entry in states.Entries)
+        {
+            int start = buffer.Written;
+            var writer = new RelayWriter(buffer, regions);
+            entry.Instance.WriteState(ref writer);
+            writer.Flush();
+            sections.Add(new StateSection(entry.Name, buffer.Written - start));
+        }
+        return sections;
+    }
+
+    /// <summary>
+    /// The state bytes in a new memfd, written with write(2) (no mapping, so it can be sealed
+    /// against writes): the importer maps it read-only and knows nobody can change it.
+    /// </summary>
+    private static SafeFileHandle SealedCopy(ReadOnlySpan<byte> bytes)
+    {
+        var file = new SafeFileHandle(Libc.CreateMemoryFile("aeterna:state", bytes.Length), ownsHandle: true);
+        try
+        {
+            RandomAccess.Write(file, bytes, 0);
+            Libc.AddSeals((int)file.DangerousGetHandle(), Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW | Libc.F_SEAL_WRITE | Libc.F_SEAL_SEAL);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Collects the RelayMemory regions an export meets; the same region twice is sent once.</summary>
+    private sealed class RegionCollector : IRegionSink
+    {
+        public List<MemoryRegion> Regions { get; } = [];
+
+        public int Add(MemoryRegion region)
+        {
+            int index = Regions.IndexOf(region);
+            if (index >= 0) return index;
+            Regions.Add(region);
+            return Regions.Count - 1;
+        }
+    }
+}

@@ -34,6 +34,16 @@ public static class RelayListeners
         }
     }
 
+    /// <summary>The address <paramref name="name"/> was declared with (for binding it standalone).</summary>
+    internal static bool TryGetDeclaredAddress(string name, out ListenerAddress address)
+    {
+        address = default;
+        string? text;
+        lock (s_gate)
+            if (!s_declared.TryGetValue(name, out text)) return false;
+        return ListenerAddress.TryParse(text, out address, out _, out _);
+    }
+
     /// <summary>Whether <paramref name="name"/> came from the supervisor (as opposed to being bound here).</summary>
     public static bool IsInherited(string name) => InheritedListeners.ByName.ContainsKey(name);
 

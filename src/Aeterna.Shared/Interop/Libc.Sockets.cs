@@ -125,5 +125,28 @@ internal static unsafe partial class Libc
         }
     }
 
+    [LibraryImport(Lib, EntryPoint = "getsockopt", SetLastError = true)]
+    private static partial int GetSocketOption(int fd, int level, int name, int* value, uint* length);
+
+    private const int SO_TYPE = 3;
+
+    /// <summary>SOCK_STREAM (1), SOCK_DGRAM (2), …, or -1 when <paramref name="fd"/> is not a socket.</summary>
+    public static int SocketType(int fd)
+    {
+        int type;
+        uint length = sizeof(int);
+        return GetSocketOption(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 ? type : -1;
+    }
+
+    private const int SO_PEERCRED = 17;
+
+    /// <summary>The uid of the process at the other end of a Unix socket (struct ucred { pid; uid; gid; } from SO_PEERCRED).</summary>
+    public static uint PeerUid(System.Net.Sockets.Socket socket)
+    {
+        Span<byte> ucred = stackalloc byte[12];
+        socket.GetRawSocketOption(SOL_SOCKET, SO_PEERCRED, ucred);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]);
+    }
+
     private static int Align8(int n) => (n + 7) & ~7;
 }

@@ -64,11 +64,15 @@ internal static class RelayCommand
             Console.WriteLine($"  output of '{check.Command}':");
             foreach (var line in check.Output.TrimEnd().Split('\n').TakeLast(20)) Console.WriteLine($"    | {line}");
         }
+        if (report.Handover is { } h)
+            Console.WriteLine($"state: {StateSize(h.StateBytes)} by {h.Mechanism}{(h.Regions > 0 ? $" + {h.Regions} memory region(s), {StateSize(h.RegionBytes)}, by fd" : "")}; handover latency {h.LatencyMs:0.###} ms");
         if (report.Outcome == "committed")
             Console.WriteLine($"committed in {Milliseconds(report.TotalMilliseconds).Trim()}: generation {report.ToGeneration} (pid {report.ToPid}) is active; generation {report.FromGeneration} retired");
         else
             Console.WriteLine($"relay {report.Outcome.Replace('_', ' ')}: {report.Reason}\ngeneration {report.FromGeneration} (pid {report.FromPid}) keeps serving");
     }
+
+    private static string StateSize(long bytes) => Relay.StateHandover.Bytes(bytes);
 
     internal static string Milliseconds(double ms) => ms >= 1000 ? $"{ms / 1000:0.00} s" : $"{ms:0.0} ms";
 }

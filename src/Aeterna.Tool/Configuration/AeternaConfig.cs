@@ -114,17 +114,25 @@ internal sealed record CanaryConfig
 
 internal enum HandoffMechanism { Auto, Pipe, Shm }
 
-/// <summary>State hand-over settings (step 5 of a relay). Accepted and validated now; used by stateful relays.</summary>
+/// <summary>
+/// State hand-over settings (step 5 of a relay): how the old generation's state reaches the new
+/// one when both speak the Aeterna protocol. On by default: an app that registers state expects it
+/// to survive relays; <c>enabled: false</c> relays it as if it were stateless.
+/// </summary>
 internal sealed record StateHandoffConfig
 {
-    public bool Enabled { get; init; }
+    public bool Enabled { get; init; } = true;
 
-    /// <summary>Optional fixed path for the Aeterna protocol socket (seed 000's <c>socket_path</c>).</summary>
+    /// <summary>Fixed path for the Aeterna protocol socket (AETERNA_SOCKET; seed 000's <c>socket_path</c>); null: beside the control socket.</summary>
     public string? SocketPath { get; init; }
 
     public HandoffMechanism Mechanism { get; init; } = HandoffMechanism.Auto;
 
+    /// <summary>The budget of one export (freeze included) and of one import.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The most serialized (copied) state a generation accepts; RelayMemory regions, passed by fd, don't count.</summary>
+    public long MaxStateSize { get; init; } = 1L << 30;
 }
 
 internal sealed record RestartConfig

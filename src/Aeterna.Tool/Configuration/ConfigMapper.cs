@@ -27,7 +27,7 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
 
     /// <summary>Set by the supervisor for every generation; a value from the config would be overridden or would confuse the app.</summary>
     private static readonly string[] ReservedVariables =
-        ["LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "AETERNA_GENERATION", "AETERNA_SUPERVISOR_PID"];
+        ["LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "AETERNA_GENERATION", "AETERNA_SUPERVISOR_PID", "AETERNA_SOCKET", "AETERNA_TOKEN"];
 
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
     private static partial Regex ServiceNamePattern();
@@ -365,7 +365,7 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             reader.Error(top.KeyNode.Start, $"the state hand-over is configured twice: here and in orchestration.state_handoff (line {nested.KeyNode.Start.Line}).",
                 "Keep orchestration.state_handoff: move any settings from this 'handoff' section into it, then delete 'handoff'.");
 
-        var handoff = stateHandoff is not null ? MapHandoff(stateHandoff, impliedEnabled: false)
+        var handoff = stateHandoff is not null ? MapHandoff(stateHandoff, impliedEnabled: true)
             : topHandoff is not null ? MapHandoff(topHandoff, impliedEnabled: true)
             : defaults.StateHandoff;
         if (stateHandoff is not null && topHandoff is not null) MapHandoff(topHandoff, impliedEnabled: true); // still report its own errors
@@ -433,6 +433,7 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             SocketPath = socket is null ? null : SocketPath(socket, section["socket_path"]!, checkSiblings: false),
             Mechanism = reader.Choice(section, "mechanism", defaults.Mechanism, Mechanisms),
             Timeout = reader.Duration(section, "timeout", defaults.Timeout, allowZero: false),
+            MaxStateSize = reader.Size(section, "max_state_size", defaults.MaxStateSize, min: 1024),
         };
     }
 

@@ -137,6 +137,25 @@ internal sealed class NodeReader(string file)
         return value;
     }
 
+    /// <summary>A byte size (<see cref="ByteSize"/>) of at least <paramref name="min"/>.</summary>
+    public long Size(YamlSection section, string key, long fallback, long min)
+    {
+        string? text = Scalar(section, key, "a size such as 1GiB");
+        if (text is null) return fallback;
+        var entry = section[key]!;
+        if (!ByteSize.TryParse(text, out long value, out string? message, out string? fix))
+        {
+            Error(At(entry), $"{entry.Path}: {message}", fix!);
+            return fallback;
+        }
+        if (value < min)
+        {
+            Error(At(entry), $"{entry.Path} is {ConfigText.Show(text)}; it must be at least {ByteSize.Format(min)}.", $"Use a larger size, e.g. {ConfigSchema.Example(entry.Path)}");
+            return fallback;
+        }
+        return value;
+    }
+
     /// <summary>One of <paramref name="choices"/>, matched case-insensitively.</summary>
     public T Choice<T>(YamlSection section, string key, T fallback, IReadOnlyList<(string Name, T Value)> choices)
     {

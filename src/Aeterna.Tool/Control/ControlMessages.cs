@@ -58,12 +58,15 @@ internal sealed record ReportDto(
     [property: JsonPropertyName("to_pid")] int? ToPid,
     [property: JsonPropertyName("total_ms")] double TotalMilliseconds,
     [property: JsonPropertyName("phases")] IReadOnlyList<PhaseDto> Phases,
-    [property: JsonPropertyName("preflight")] IReadOnlyList<PreflightDto> Preflight)
+    [property: JsonPropertyName("preflight")] IReadOnlyList<PreflightDto> Preflight,
+    [property: JsonPropertyName("handover")] HandoverDto? Handover,
+    [property: JsonPropertyName("rollback")] string? Rollback)
 {
     public static ReportDto From(RelayReport r) => new(r.Id, r.Trigger, r.StartedAt, OutcomeName(r.Outcome), r.Reason,
         r.FromGeneration, r.ToGeneration, r.FromPid, r.ToPid, Math.Round(r.TotalMilliseconds, 3),
         r.Phases.Select(p => new PhaseDto(p.Name, Math.Round(p.Milliseconds, 3), p.Ok, p.Detail)).ToList(),
-        r.Preflight.Select(p => new PreflightDto(p.Command, p.Ok, p.Status, Math.Round(p.Milliseconds, 3), p.Output)).ToList());
+        r.Preflight.Select(p => new PreflightDto(p.Command, p.Ok, p.Status, Math.Round(p.Milliseconds, 3), p.Output)).ToList(),
+        r.Handover is { } h ? HandoverDto.From(h) : null, r.Rollback);
 
     /// <summary>snake_case outcome names: committed, refused, not_ready, rolled_back.</summary>
     public static string OutcomeName(RelayOutcome outcome) => outcome switch
@@ -73,6 +76,21 @@ internal sealed record ReportDto(
         RelayOutcome.NotReady => "not_ready",
         _ => "rolled_back",
     };
+}
+
+/// <summary>The state hand-over of a relay: sizes, mechanism, and the handover latency.</summary>
+internal sealed record HandoverDto(
+    [property: JsonPropertyName("mechanism")] string Mechanism,
+    [property: JsonPropertyName("state_bytes")] long StateBytes,
+    [property: JsonPropertyName("regions")] int Regions,
+    [property: JsonPropertyName("region_bytes")] long RegionBytes,
+    [property: JsonPropertyName("latency_ms")] double LatencyMs,
+    [property: JsonPropertyName("quiesce_ms")] double QuiesceMs,
+    [property: JsonPropertyName("export_ms")] double ExportMs,
+    [property: JsonPropertyName("import_ms")] double ImportMs)
+{
+    public static HandoverDto From(HandoverReport h) => new(h.Mechanism, h.StateBytes, h.Regions, h.RegionBytes,
+        Math.Round(h.LatencyMs, 3), Math.Round(h.QuiesceMs, 3), Math.Round(h.ExportMs, 3), Math.Round(h.ImportMs, 3));
 }
 
 internal sealed record ListenerStatus(

@@ -1,5 +1,4 @@
 using Aeterna.Addresses;
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -18,7 +17,6 @@ namespace Aeterna.Tool.Control;
 internal sealed class ControlServer : IDisposable
 {
     public const int MaxRequestBytes = 64 * 1024;
-    private const int SOL_SOCKET = 1, SO_PEERCRED = 17;
 
     private readonly Socket _listener;
     private readonly string _path;
@@ -76,7 +74,7 @@ internal sealed class ControlServer : IDisposable
 
         try
         {
-            uint peerUid = PeerUid(client);
+            uint peerUid = Libc.PeerUid(client);
             if (peerUid != _uid && peerUid != 0)
             {
                 _log.Warn("control.denied", $"control socket: refused a client with uid {peerUid} (only uid {_uid} and root may control this supervisor)");
@@ -126,14 +124,6 @@ internal sealed class ControlServer : IDisposable
         if (length >= buffer.Length)
             throw new InvalidDataException($"request longer than {MaxRequestBytes} bytes");
         return JsonSerializer.Deserialize(Encoding.UTF8.GetString(buffer, 0, length), ControlJson.Default.ControlRequest);
-    }
-
-    /// <summary>struct ucred { pid_t pid; uid_t uid; gid_t gid; } from SO_PEERCRED.</summary>
-    private static uint PeerUid(Socket client)
-    {
-        Span<byte> ucred = stackalloc byte[12];
-        client.GetRawSocketOption(SOL_SOCKET, SO_PEERCRED, ucred);
-        return BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]);
     }
 
     public void Dispose()

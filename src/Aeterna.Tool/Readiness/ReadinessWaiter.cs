@@ -33,11 +33,13 @@ internal static class ReadinessWaiter
             if (generation.Exited.IsCompleted)
                 return new ReadinessResult.Exited(await generation.Exited);
             if (useNotify && generation.NotifiedReady.IsCompleted)
-                return new ReadinessResult.Ready("READY=1");
+                return new ReadinessResult.Ready(generation.Session is null ? "READY=1" : "READY (Aeterna session)");
             var uptime = generation.Uptime;
             if (useDelay && uptime >= config.Delay)
                 return new ReadinessResult.Ready($"alive {config.Delay.TotalSeconds:0.###} s");
-            if (useListening && ListeningDetector.IsListening(generation.Pid, listeners))
+            // A generation with an Aeterna session says READY itself; its listeners may be open
+            // before it wants connections (it waits for its predecessor's state).
+            if (useListening && generation.Session is null && ListeningDetector.IsListening(generation.Pid, listeners))
                 return new ReadinessResult.Ready("waiting for connections on every listener");
             var deadline = config.Timeout + generation.ReadyDeadlineExtension;
             if (uptime >= deadline)

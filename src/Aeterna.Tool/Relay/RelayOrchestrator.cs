@@ -26,6 +26,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
         var started = Stopwatch.GetTimestamp();
         Generation? old = supervisor.Active;
         Generation? next = null;
+        bool handedOver = false;
         report.FromGeneration = old?.Number;
         report.FromPid = old?.Pid;
         try
@@ -46,7 +47,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // 3. Start n+1 beside n, with the same listening sockets.
             next = await Phase(report, progress, "start", async () =>
             {
-                var generation = await supervisor.StartGenerationAsync(config);
+                var generation = await supervisor.StartGenerationAsync(config, stateSource: old);
                 return (generation, $"generation {generation.Number}, pid {generation.Pid}");
             });
             report.ToGeneration = next.Number;
@@ -68,14 +69,22 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             });
             next.MarkReady();
 
-            // 5. Hand over state (stateful services); a no-op for stateless ones.
-            await Phase(report, progress, "handover", async () => (true, await handover.HandOverAsync(old, next, config, cancel)));
+            // 5. Hand over state (stateful services): n stops accepting, finishes its requests in flight
+            // and exports straight to n+1, which imports and starts accepting. Stateless: nothing.
+            await Phase(report, progress, "handover", async () =>
+            {
+                report.Handover = await handover.HandOverAsync(old, next, config, cancel);
+                handedOver = report.Handover is not null;
+                return (true, report.Handover is null ? "stateless: nothing to hand over" : StateHandover.Describe(report.Handover));
+            });
 
-            // 6. Soak: n+1 serves under watch; failure rolls back.
+            // 6. Soak: n+1 serves under watch (stateless: beside n; stateful: n waits frozen as the
+            // rollback target); failure rolls back.
             var soak = options.SoakOverride ?? (config.Orchestration.Canary.Enabled ? config.Orchestration.Canary.SoakTime : TimeSpan.Zero);
             await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, soak, cancel)));
 
-            // 7. Commit: n+1 becomes the active generation; n drains and exits.
+            // 7. Commit: n+1 becomes the active generation; n drains (a frozen n forwards what its
+            // keep-alive clients still send) and exits.
             await Phase(report, progress, "commit", async () =>
             {
                 supervisor.Activate(next, config);
@@ -90,7 +99,15 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
                 ? (failed.Outcome, failed.Message)
                 : (next is null ? RelayOutcome.Refused : RelayOutcome.RolledBack, "the supervisor is stopping");
             if (next is not null && supervisor.Active != next)
+            {
+                // Roll back: the state goes back to n (handed back by n+1, or n's frozen copy) before n+1 is retired.
+                if (handedOver)
+                {
+                    report.Rollback = await handover.RollBackAsync(old!, next, supervisor.Config, CancellationToken.None);
+                    report.Reason = $"{report.Reason}; {report.Rollback}";
+                }
                 await AbandonAsync(next, report.Outcome);
+            }
         }
         finally
         {

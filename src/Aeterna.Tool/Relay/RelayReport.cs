@@ -41,6 +41,12 @@ internal sealed class RelayReport
 
     public List<RelayPhase> Phases { get; } = [];
 
+    /// <summary>What the state hand-over moved; null for stateless services or when it did not happen.</summary>
+    public HandoverReport? Handover { get; set; }
+
+    /// <summary>What happened to the state when the relay rolled back after a hand-over.</summary>
+    public string? Rollback { get; set; }
+
     /// <summary>Output of the pre-flight commands, in order.</summary>
     public List<PreflightResult> Preflight { get; } = [];
 

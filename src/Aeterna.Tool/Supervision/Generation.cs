@@ -1,16 +1,20 @@
 using System.Diagnostics;
 using Aeterna.Interop;
+using Aeterna.Protocol;
+using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
+using Aeterna.Tool.Sessions;
 
 namespace Aeterna.Tool.Supervision;
 
 /// <summary>Where a generation is in its life.</summary>
-internal enum GenerationState { Starting, Ready, Active, Draining, Exited }
+internal enum GenerationState { Starting, Ready, Active, Frozen, Draining, Exited }
 
 /// <summary>
 /// One running instance of the service (generation 1, 2, 3, …): its process (the leader of its
-/// own process group), its sd_notify socket, and what it has told us.
+/// own process group), its sd_notify socket, its Aeterna protocol session if it opened one, and
+/// what it has told us through either.
 /// </summary>
 internal sealed class Generation : IDisposable
 {
@@ -21,9 +25,15 @@ internal sealed class Generation : IDisposable
     private long _watchdogIntervalTicks;
     private long _readyDeadlineExtensionTicks;
 
-    public Generation(int number, SpawnedProcess process, NotifySocket notify, TimeSpan watchdog)
+    private GenerationSession? _session;
+
+    public Generation(int number, AeternaConfig config, string token, SpawnedProcess process, NotifySocket notify, Generation? stateSource)
     {
+        TimeSpan watchdog = config.Readiness.Watchdog;
         Number = number;
+        Config = config;
+        Token = token;
+        StateSource = stateSource;
         Pid = process.Pid;
         Exited = process.Exited;
         _notify = notify;
@@ -33,6 +43,18 @@ internal sealed class Generation : IDisposable
     }
 
     public int Number { get; }
+
+    /// <summary>The config this generation was started with.</summary>
+    public AeternaConfig Config { get; }
+
+    /// <summary>AETERNA_TOKEN: the secret the generation opens its session with.</summary>
+    public string Token { get; }
+
+    /// <summary>The generation whose state this one is to import (set when a relay starts it), or null.</summary>
+    public Generation? StateSource { get; }
+
+    /// <summary>The Aeterna protocol session, once the generation opened one (apps using the runtime or an SDK do).</summary>
+    public GenerationSession? Session => Volatile.Read(ref _session);
 
     /// <summary>The process we started; also the process group id of the whole generation.</summary>
     public int Pid { get; }
@@ -48,7 +70,7 @@ internal sealed class Generation : IDisposable
 
     public Task<ExitStatus> Exited { get; }
 
-    /// <summary>Completes when the app sends READY=1.</summary>
+    /// <summary>Completes when the app sends READY=1 (sd_notify) or READY (its session).</summary>
     public Task NotifiedReady => _ready.Task;
 
     /// <summary>Completes with a reason when the watchdog is missed or the app sends WATCHDOG=trigger.</summary>
@@ -94,6 +116,24 @@ internal sealed class Generation : IDisposable
             }
         }
     }
+
+    /// <summary>Attaches the generation's session; false when it already has one.</summary>
+    public bool AttachSession(GenerationSession session) => Interlocked.CompareExchange(ref _session, session, null) is null;
+
+    /// <summary>READY on the session.</summary>
+    public void OnSessionReady()
+    {
+        HasNotified = true;
+        _ready.TrySetResult();
+    }
+
+    /// <summary>STATUS on the session.</summary>
+    public void OnStatus(string text) => StatusText = text;
+
+    /// <summary>The last HEALTH report on the session, if any.</summary>
+    public HealthMessage? Health { get; private set; }
+
+    public void OnHealth(HealthMessage health) => Health = health;
 
     /// <summary>
     /// The generation is ready: from now on its watchdog is watched (during a relay's soak as
@@ -160,5 +200,9 @@ internal sealed class Generation : IDisposable
         return (status, killed);
     }
 
-    public void Dispose() => _notify.Dispose();
+    public void Dispose()
+    {
+        _notify.Dispose();
+        Session?.Dispose();
+    }
 }

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using System.Security.Cryptography;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
@@ -10,27 +11,32 @@ namespace Aeterna.Tool.Supervision;
 /// <summary>
 /// Starts a generation the way systemd starts a socket-activated Type=notify service: the
 /// listeners at fds 3, 4, … with LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID, NOTIFY_SOCKET, and
-/// WATCHDOG_USEC when a watchdog is configured.
+/// WATCHDOG_USEC when a watchdog is configured; and, for apps that speak the Aeterna protocol,
+/// AETERNA_SOCKET with the generation's own AETERNA_TOKEN.
 /// </summary>
-internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<BoundListener> listeners, string runtimeDirectory)
+internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<BoundListener> listeners, string runtimeDirectory, string sessionSocket)
 {
     /// <summary>Variables that describe the supervisor's own activation; a child must get ours, not these.</summary>
     private static readonly string[] ActivationVariables =
-        ["LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+        ["LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "AETERNA_SOCKET", "AETERNA_TOKEN"];
 
-    public async Task<Generation> StartAsync(int number, AeternaConfig config)
+    /// <param name="number">The generation number.</param>
+    /// <param name="config">The config to start it with.</param>
+    /// <param name="stateSource">The generation whose state it will import (a relay), or null.</param>
+    public async Task<Generation> StartAsync(int number, AeternaConfig config, Generation? stateSource)
     {
         var notify = NotifySocket.Bind(Path.Combine(runtimeDirectory, $"notify-{number}.sock"));
+        string token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         try
         {
             var spec = new SpawnSpec(
                 config.Service.Command[0],
                 config.Service.Command.Skip(1).ToArray(),
-                BuildEnvironment(number, config, notify.Path),
+                BuildEnvironment(number, config, notify.Path, token),
                 config.Service.WorkingDirectory,
                 listeners.Select(l => l.Fd).ToArray());
             var process = await spawner.SpawnAsync(spec);
-            return new Generation(number, process, notify, config.Readiness.Watchdog);
+            return new Generation(number, config, token, process, notify, stateSource);
         }
         catch
         {
@@ -39,7 +45,7 @@ internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<B
         }
     }
 
-    private List<string> BuildEnvironment(int number, AeternaConfig config, string notifySocket)
+    private List<string> BuildEnvironment(int number, AeternaConfig config, string notifySocket, string token)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
@@ -60,6 +66,8 @@ internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<B
             env["WATCHDOG_USEC"] = ((long)config.Readiness.Watchdog.TotalMicroseconds).ToString(CultureInfo.InvariantCulture);
         env["AETERNA_GENERATION"] = number.ToString(CultureInfo.InvariantCulture);
         env["AETERNA_SUPERVISOR_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        env["AETERNA_SOCKET"] = sessionSocket;
+        env["AETERNA_TOKEN"] = token;
         return env.Select(kv => $"{kv.Key}={kv.Value}").ToList();
     }
 }

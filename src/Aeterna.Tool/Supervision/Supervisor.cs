@@ -8,7 +8,9 @@ using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
 using Aeterna.Tool.Readiness;
 using Aeterna.Tool.Relay;
+using Aeterna.Tool.Sessions;
 using Aeterna.Tool.Sockets;
+using Aeterna.Protocol;
 
 namespace Aeterna.Tool.Supervision;
 
@@ -44,7 +46,7 @@ internal sealed class Supervisor
         ConfigPath = config.SourcePath;
         _log = log;
         _spawner = new ProcessSpawner(_reaper);
-        _relay = new RelayOrchestrator(this, new PreflightRunner(_spawner), new NoStateHandover(), log);
+        _relay = new RelayOrchestrator(this, new PreflightRunner(_spawner), new StateHandover(log), log);
     }
 
     public string ConfigPath { get; }
@@ -68,7 +70,8 @@ internal sealed class Supervisor
         string runtimeDirectory = Path.GetDirectoryName(Config.Control.SocketPath)!;
         Directory.CreateDirectory(runtimeDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Listeners = ListenerBinder.BindAll(Config.Listeners);
-        _launcher = new GenerationLauncher(_spawner, Listeners, runtimeDirectory);
+        using var sessions = SessionServer.Start(SessionSocketPath(Config), FindGeneration, Welcome, _log);
+        _launcher = new GenerationLauncher(_spawner, Listeners, runtimeDirectory, sessions.Path);
         using var control = ControlServer.Start(Config.Control.SocketPath, this, _log);
         using var signals = new SignalRouter(this, _log);
 
@@ -186,11 +189,14 @@ internal sealed class Supervisor
         finally { _operation.Release(); }
     }
 
-    /// <summary>Starts generation n+1 with <paramref name="config"/> (not yet active).</summary>
-    public async Task<Generation> StartGenerationAsync(AeternaConfig config)
+    /// <summary>
+    /// Starts generation n+1 with <paramref name="config"/> (not yet active);
+    /// <paramref name="stateSource"/> is the generation whose state it will take over, in a relay.
+    /// </summary>
+    public async Task<Generation> StartGenerationAsync(AeternaConfig config, Generation? stateSource = null)
     {
         int number = Interlocked.Increment(ref _lastGenerationNumber);
-        var generation = await _launcher.StartAsync(number, config).ConfigureAwait(false);
+        var generation = await _launcher.StartAsync(number, config, stateSource).ConfigureAwait(false);
         lock (_gate) _generations.Add(generation);
         _log.Info("generation.start", $"generation {number} started: pid {generation.Pid}: {string.Join(' ', config.Service.Command)}",
             ("generation", number), ("pid", generation.Pid));
@@ -224,6 +230,41 @@ internal sealed class Supervisor
         generation.Dispose();
     }
 
+    /// <summary>AETERNA_SOCKET: state_handoff.socket_path, or aeterna.sock beside the control socket.</summary>
+    private static string SessionSocketPath(AeternaConfig config) =>
+        config.Orchestration.StateHandoff.SocketPath ?? Path.Combine(Path.GetDirectoryName(config.Control.SocketPath)!, "aeterna.sock");
+
+    /// <summary>The live generation started with <paramref name="token"/> (AETERNA_TOKEN), for a session being opened.</summary>
+    private Generation? FindGeneration(string token)
+    {
+        lock (_gate)
+            return _generations.FirstOrDefault(g => !g.HasExited && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.ASCII.GetBytes(g.Token), System.Text.Encoding.ASCII.GetBytes(token)));
+    }
+
+    /// <summary>
+    /// WELCOME for a generation opening its session: it must wait for state (not accept yet) when
+    /// a relay started it to take over a stateful generation and both hold state.
+    /// </summary>
+    private WelcomeMessage Welcome(Generation generation, HelloMessage hello)
+    {
+        var handoff = generation.Config.Orchestration.StateHandoff;
+        var source = generation.StateSource;
+        bool expectState = handoff.Enabled && hello.Stateful && source is { HasExited: false, Session.Stateful: true };
+        return new WelcomeMessage
+        {
+            Version = 1,
+            Generation = generation.Number,
+            ExpectState = expectState,
+            FromGeneration = expectState ? source!.Number : null,
+            Mechanism = handoff.Mechanism.ToString().ToLowerInvariant(),
+            MaxFrameSize = FrameChannel.DefaultMaxPayload,
+            MaxStateSize = handoff.MaxStateSize,
+            TimeoutMs = handoff.Timeout.TotalMilliseconds,
+            DrainTimeoutMs = generation.Config.Orchestration.DrainTimeout.TotalMilliseconds,
+        };
+    }
+
     /// <summary>What a relay cannot change (the supervisor holds it for its whole life), or null.</summary>
     public string? UnchangeableDifference(AeternaConfig next)
     {
@@ -232,6 +273,8 @@ internal sealed class Supervisor
             return $"the listeners changed (from [{Describe(Config.Listeners)}] to [{Describe(next.Listeners)}]): the supervisor binds them once for its whole life. Fix: restore them in the config, or restart the supervisor to change them";
         if (next.Control.SocketPath != Config.Control.SocketPath)
             return $"control.socket_path changed (from {Config.Control.SocketPath} to {next.Control.SocketPath}). Fix: restore it, or restart the supervisor to change it";
+        if (SessionSocketPath(next) != SessionSocketPath(Config))
+            return $"state_handoff.socket_path changed (from {SessionSocketPath(Config)} to {SessionSocketPath(next)}). Fix: restore it, or restart the supervisor to change it";
         return null;
     }
 

@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+using Aeterna.Kestrel;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Aeterna.Hosting;
+
+/// <summary>
+/// Replaces the host's ConsoleLifetime, which stops the app the moment SIGTERM arrives. Here
+/// SIGTERM, SIGINT or SIGQUIT start a lame-duck drain: stop accepting (new connections stay in
+/// the shared queue for the next generation), answer requests on open connections with
+/// <c>Connection: close</c> (or keep forwarding them, when frozen), and stop the host once every
+/// connection has closed or the drain timeout is near. A second SIGINT stops at once.
+/// </summary>
+internal sealed class AeternaLifetime(IHostApplicationLifetime lifetime, AcceptGate accepts, RequestGate requests, ConnectionCounter connections, AeternaContext context, ILogger<AeternaLifetime> logger) : IHostLifetime, IDisposable
+{
+    private readonly List<PosixSignalRegistration> _signals = [];
+    private int _draining;
+
+    public Task WaitForStartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT })
+            _signals.Add(PosixSignalRegistration.Create(signal, OnSignal));
+        return Task.CompletedTask;
+    }
+
+    private void OnSignal(PosixSignalContext signal)
+    {
+        signal.Cancel = true;
+        if (Interlocked.Exchange(ref _draining, 1) == 1)
+        {
+            if (signal.Signal == PosixSignal.SIGINT) lifetime.StopApplication();
+            return;
+        }
+        _ = DrainAsync(signal.Signal);
+    }
+
+    private async Task DrainAsync(PosixSignal signal)
+    {
+        // Stop before the supervisor's SIGKILL: leave a tenth of the budget (at least 200 ms) for Kestrel's own shutdown.
+        var budget = context.DrainTimeout;
+        var drain = budget - TimeSpan.FromMilliseconds(Math.Max(200, budget.TotalMilliseconds / 10));
+        logger.LogInformation("aeterna: {Signal}: draining ({Open} connection(s) open, at most {Seconds:0.#} s)", signal, connections.Open, Math.Max(0, drain.TotalSeconds));
+        accepts.Close();
+        requests.BeginDraining();
+        if (context.Session is null) SdNotify.Send("STOPPING=1");
+        using var deadline = new CancellationTokenSource(drain > TimeSpan.Zero ? drain : TimeSpan.Zero);
+        try
+        {
+            await connections.WhenNoneAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogInformation("aeterna: drain timeout: closing {Open} idle connection(s)", connections.Open);
+        }
+        lifetime.StopApplication();
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        foreach (var s in _signals) s.Dispose();
+    }
+}

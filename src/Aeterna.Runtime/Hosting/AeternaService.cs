@@ -1,0 +1,61 @@
+using Aeterna.Kestrel;
+using Aeterna.Protocol;
+using Aeterna.Relay;
+using Aeterna.State;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Aeterna.Hosting;
+
+/// <summary>
+/// The runtime's part in the host's life: before any hosted service (Kestrel included) starts, it
+/// opens the session with the supervisor and decides whether to accept at once (no state expected)
+/// or only after the predecessor's state is imported; once the host has started it reports ready
+/// and follows the supervisor's hand-over frames.
+/// </summary>
+internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, IServingGate gate, AeternaContext context, ILogger<AeternaService> logger) : IHostedLifecycleService
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _participant = Task.CompletedTask;
+
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var session = await SupervisorSession.ConnectAsync(!states.IsEmpty, [.. states.Entries.Select(e => e.Name)], schema: null, cancellationToken).ConfigureAwait(false);
+        context.Session = session;
+        if (session is null)
+        {
+            accepts.Open();
+            return;
+        }
+        if (session.Welcome.ExpectState)
+            logger.LogInformation("aeterna: generation {Generation}: connections wait until the state of generation {From} is imported", session.Welcome.Generation, session.Welcome.FromGeneration);
+        else
+            accepts.Open();
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StartedAsync(CancellationToken cancellationToken)
+    {
+        if (context.Session is not { } session)
+        {
+            SdNotify.Send("READY=1");
+            return;
+        }
+        var participant = new RelayParticipant(session, states, gate, logger);
+        context.Participant = participant;
+        _participant = participant.RunAsync(_stopping.Token);
+        await session.SendAsync(FrameType.Ready, new ReadyMessage(session.Welcome.ExpectState ? "warm; waiting for state" : "serving"), ProtocolJson.Default.ReadyMessage, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        await _participant.ConfigureAwait(false);
+        context.Session?.Dispose();
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Aeterna.Protocol;
+using Aeterna.State;
+using Microsoft.Extensions.Logging;
+
+namespace Aeterna.Relay;
+
+/// <summary>
+/// This generation's part in a relay's state hand-over, driven by the supervisor's frames
+/// (docs/protocol.md, "The hand-over"):
+/// <list type="bullet">
+/// <item>FREEZE (as the old generation): stop accepting, let requests in flight finish, export the
+/// state to the transfer socket, make the handed-over memory read-only, answer FROZEN;</item>
+/// <item>IMPORT (as the new generation, or the old one taking its state back on rollback): read
+/// and apply the state, answer PREPARED;</item>
+/// <item>COMMIT: serve on the imported state, answer ACCEPTING;</item>
+/// <item>RESUME (the frozen old generation, when the relay failed): serve again on the state it
+/// froze with, answer ACCEPTING;</item>
+/// <item>ABORT: the transfer is off; nothing read is used.</item>
+/// </list>
+/// Any failure is answered with FAILED and the supervisor decides what happens next.
+/// </summary>
+internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet states, IServingGate gate, ILogger logger)
+{
+    private readonly StateBuffer _buffer = new();
+    private IReadOnlyList<MemoryRegion> _handedOver = [];
+    private bool _frozen;
+
+    /// <summary>Whether this generation has frozen and not resumed (its state belongs to the next one).</summary>
+    public bool IsFrozen => _frozen;
+
+    /// <summary>Handles the supervisor's frames until the session ends.</summary>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Frame frame;
+            try
+            {
+                frame = await session.ReceiveAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { return; }
+            catch (ProtocolException e)
+            {
+                logger.LogWarning("aeterna: the session with the supervisor ended: {Reason}", e.Message);
+                return;
+            }
+            using (frame)
+            {
+                switch (frame.Type)
+                {
+                    case FrameType.Freeze: await FreezeAsync(frame, stopping).ConfigureAwait(false); break;
+                    case FrameType.Import: await ImportAsync(frame, stopping).ConfigureAwait(false); break;
+                    case FrameType.Commit: await ServeAsync(frame.Read(ProtocolJson.Default.CommitMessage).Transfer, "commit", stopping).ConfigureAwait(false); break;
+                    case FrameType.Resume: await ServeAsync(frame.Read(ProtocolJson.Default.ResumeMessage).Transfer, "resume", stopping).ConfigureAwait(false); break;
+                    case FrameType.Abort:
+                        var abort = frame.Read(ProtocolJson.Default.AbortMessage);
+                        logger.LogWarning("aeterna: transfer {Transfer} aborted by the supervisor: {Reason}", abort.Transfer, abort.Reason);
+                        break;
+                    default:
+                        logger.LogWarning("aeterna: ignoring an unexpected {Type} frame from the supervisor", frame.Type);
+                        break;
+                }
+            }
+        }
+    }
+
+    private async Task FreezeAsync(Frame frame, CancellationToken stopping)
+    {
+        var freeze = frame.Read(ProtocolJson.Default.FreezeMessage);
+        using var transfer = FrameChannel.FromHandle(frame.TakeFd(0), session.Welcome.MaxFrameSize);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, freeze.DeadlineMs)));
+        long stopped = gate.StopAccepting();
+        _frozen = true;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            try
+            {
+                await gate.QuiesceAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"requests were still in flight after {freeze.DeadlineMs:0} ms (state_handoff.timeout)");
+            }
+            double quiesce = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var result = await StateExport.ExportAsync(transfer, states, _buffer, freeze.Mechanism, session.Welcome.MaxFrameSize, deadline.Token).ConfigureAwait(false);
+            foreach (var region in result.Regions) region.SetReadOnly(true);
+            _handedOver = result.Regions;
+            await session.SendAsync(FrameType.Frozen, new FrozenMessage
+            {
+                Transfer = freeze.Transfer,
+                StoppedAcceptingNs = stopped,
+                QuiesceMs = quiesce,
+                ExportMs = result.Milliseconds,
+                Mechanism = result.Mechanism,
+                StateBytes = result.StateBytes,
+                Regions = result.Regions.Count,
+                RegionBytes = result.RegionBytes,
+            }, ProtocolJson.Default.FrozenMessage, stopping).ConfigureAwait(false);
+            logger.LogInformation("aeterna: frozen; exported {Bytes} bytes ({Mechanism}) and {Regions} memory region(s) in {Ms:0.0} ms", result.StateBytes, result.Mechanism, result.Regions.Count, result.Milliseconds);
+        }
+        catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException or TimeoutException or OperationCanceledException)
+        {
+            // Stay frozen: the supervisor answers a failed export with RESUME.
+            logger.LogError("aeterna: export for transfer {Transfer} failed: {Error}", freeze.Transfer, e.Message);
+            await FailAsync(freeze.Transfer, e, stopping).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ImportAsync(Frame frame, CancellationToken stopping)
+    {
+        var import = frame.Read(ProtocolJson.Default.ImportMessage);
+        using var transfer = FrameChannel.FromHandle(frame.TakeFd(0), session.Welcome.MaxFrameSize);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, session.Welcome.TimeoutMs)));
+        try
+        {
+            // A frozen generation taking its state back must be able to resume if that fails:
+            // it validates everything before touching its live state.
+            var result = await StateImport.ImportAsync(transfer, states, session.Welcome.MaxStateSize, validateFirst: _frozen, deadline.Token).ConfigureAwait(false);
+            foreach (string skipped in result.SkippedSections)
+                logger.LogWarning("aeterna: the previous generation had state '{Section}', which this version does not register; it was dropped", skipped);
+            await session.SendAsync(FrameType.Prepared, new PreparedMessage(import.Transfer, result.Milliseconds, result.StateBytes, result.Regions),
+                ProtocolJson.Default.PreparedMessage, stopping).ConfigureAwait(false);
+            logger.LogInformation("aeterna: imported {Bytes} bytes ({Mechanism}) and {Regions} memory region(s) from generation {From} in {Ms:0.0} ms",
+                result.StateBytes, result.Mechanism, result.Regions, import.FromGeneration, result.Milliseconds);
+        }
+        catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException or OperationCanceledException)
+        {
+            logger.LogError("aeterna: import for transfer {Transfer} failed: {Error}", import.Transfer, e.Message);
+            await FailAsync(import.Transfer, e, stopping).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>COMMIT or RESUME: serve from local state again and take connections.</summary>
+    private async Task ServeAsync(int transfer, string why, CancellationToken stopping)
+    {
+        if (why == "resume")
+            foreach (var region in _handedOver) region.SetReadOnly(false);
+        _handedOver = [];
+        _frozen = false;
+        long accepting = gate.StartAccepting();
+        await session.SendAsync(FrameType.Accepting, new AcceptingMessage(transfer, accepting), ProtocolJson.Default.AcceptingMessage, stopping).ConfigureAwait(false);
+        logger.LogInformation("aeterna: serving ({Why} of transfer {Transfer})", why, transfer);
+    }
+
+    private Task FailAsync(int transfer, Exception e, CancellationToken stopping)
+    {
+        string code = e switch
+        {
+            ProtocolException p => p.Error.ToString(),
+            RelayFormatException => "StateFormat",
+            TimeoutException or OperationCanceledException => "Timeout",
+            _ => "IO",
+        };
+        string message = e is OperationCanceledException ? "the transfer took longer than state_handoff.timeout" : e.Message;
+        return session.SendAsync(FrameType.Failed, new FailedMessage(transfer, code, message), ProtocolJson.Default.FailedMessage, stopping);
+    }
+}

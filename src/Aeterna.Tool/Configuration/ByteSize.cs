@@ -1,0 +1,62 @@
+using System.Globalization;
+
+namespace Aeterna.Tool.Configuration;
+
+/// <summary>
+/// Sizes as written in aeterna.yaml: a whole number of bytes, or a number with a unit: B, KiB,
+/// MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), e.g. "512MiB", "1.5GiB".
+/// </summary>
+internal static class ByteSize
+{
+    private static readonly (string Unit, long Bytes)[] Units =
+    [
+        ("B", 1), ("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30), ("TiB", 1L << 40),
+        ("KB", 1000), ("MB", 1000_000), ("GB", 1000_000_000), ("TB", 1000_000_000_000),
+    ];
+
+    public static bool TryParse(string text, out long bytes, out string? message, out string? fix)
+    {
+        bytes = 0;
+        message = fix = null;
+        string s = text.Trim();
+        int split = 0;
+        while (split < s.Length && (char.IsAsciiDigit(s[split]) || s[split] == '.')) split++;
+        string number = s[..split], unit = s[split..].Trim();
+        if (number.Length == 0 || !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal amount))
+        {
+            message = $"'{text}' is not a size.";
+            fix = "Write a number of bytes or a number with a unit, e.g. 512MiB, 4GiB or 1048576.";
+            return false;
+        }
+        long scale = 1;
+        if (unit.Length > 0)
+        {
+            var match = Units.FirstOrDefault(u => u.Unit == unit);
+            if (match.Unit is null)
+            {
+                var ignoringCase = Units.FirstOrDefault(u => u.Unit.Equals(unit, StringComparison.OrdinalIgnoreCase));
+                message = $"'{unit}' in '{text}' is not a unit.";
+                fix = ignoringCase.Unit is not null ? $"Did you mean {number}{ignoringCase.Unit}?" : "Use B, KiB, MiB, GiB or TiB (or KB, MB, GB, TB), e.g. 512MiB.";
+                return false;
+            }
+            scale = match.Bytes;
+        }
+        decimal value = decimal.Round(amount * scale);
+        if (value > long.MaxValue)
+        {
+            message = $"'{text}' is too large.";
+            fix = "Use at most a few TiB.";
+            return false;
+        }
+        bytes = (long)value;
+        return true;
+    }
+
+    /// <summary>The shortest exact way to write <paramref name="bytes"/> in binary units ("1GiB", "1536KiB", "1000B").</summary>
+    public static string Format(long bytes)
+    {
+        foreach (var (unit, size) in Units.Take(5).Reverse())
+            if (bytes >= size && bytes % size == 0) return $"{bytes / size}{unit}";
+        return $"{bytes}B";
+    }
+}

@@ -1,0 +1,183 @@
+using Aeterna.Protocol;
+using Aeterna.Tool.Configuration;
+using Aeterna.Tool.Logging;
+using Aeterna.Tool.Sessions;
+using Aeterna.Tool.Supervision;
+
+namespace Aeterna.Tool.Relay;
+
+/// <summary>
+/// The state hand-over over the Aeterna protocol (docs/protocol.md, "The hand-over"). The
+/// supervisor only directs it: it gives the exporting and the importing generation the two ends of
+/// a fresh socket pair (FREEZE and IMPORT), and the state, memfds included, flows between them
+/// without passing through the supervisor. Then COMMIT to the importer, or, when anything fails,
+/// ABORT to the importer and RESUME to the exporter.
+/// </summary>
+internal sealed class StateHandover(EventLog log) : IStateHandover
+{
+    private int _lastTransfer;
+
+    public async Task<HandoverReport?> HandOverAsync(Generation from, Generation to, AeternaConfig config, CancellationToken cancel)
+    {
+        var handoff = config.Orchestration.StateHandoff;
+        if (!handoff.Enabled || from.Session is not { Stateful: true } source) return null;
+        string types = string.Join(", ", source.Hello.StateTypes ?? []);
+        if (to.Session is not { } target)
+            throw new RelayFailedException(RelayOutcome.NotReady,
+                $"generation {to.Number} did not open an Aeterna session, so it cannot take the state of generation {from.Number} ({types}). Fix: build the new version with Aeterna.Runtime (builder.AddAeterna()), or set state_handoff.enabled: false to relay without state");
+        if (!target.Stateful)
+            throw new RelayFailedException(RelayOutcome.NotReady,
+                $"generation {to.Number} registers no relay state, but generation {from.Number} holds some ({types}): it would be lost. Fix: register it in the new version (services.AddRelayState<T>()), or set state_handoff.enabled: false to drop it on purpose");
+
+        from.State = GenerationState.Frozen;
+        try
+        {
+            var report = await TransferAsync(source, target, handoff, cancel).ConfigureAwait(false);
+            log.Info("handover.done", $"generation {from.Number} → {to.Number}: {Describe(report)}",
+                ("bytes", report.StateBytes), ("regions", report.Regions), ("latency_ms", report.LatencyMs));
+            return report;
+        }
+        catch (TransferFailedException e)
+        {
+            string resumed = await ResumeAsync(source, handoff).ConfigureAwait(false);
+            throw new RelayFailedException(RelayOutcome.RolledBack, $"state hand-over failed: {e.Message}; {resumed}");
+        }
+    }
+
+    public async Task<string> RollBackAsync(Generation from, Generation to, AeternaConfig config, CancellationToken cancel)
+    {
+        var handoff = config.Orchestration.StateHandoff;
+        if (from.Session is not { } original || from.HasExited)
+            return $"generation {from.Number} exited while frozen: there is nothing to roll back to";
+        string lost = $"what generation {to.Number} changed in the {to.Uptime.TotalSeconds:0.#} s it served is lost";
+        if (to.Session is { Stateful: true } newer && !to.HasExited)
+        {
+            try
+            {
+                var back = await TransferAsync(newer, original, handoff, cancel).ConfigureAwait(false);
+                from.State = GenerationState.Active;
+                return $"generation {to.Number} handed its state back to generation {from.Number} ({Describe(back)})";
+            }
+            catch (TransferFailedException e)
+            {
+                log.Warn("handover.back", $"generation {to.Number} could not hand its state back: {e.Message}");
+                return $"generation {to.Number} could not hand its state back ({e.Message}); {await ResumeAsync(original, handoff).ConfigureAwait(false)}; {lost}";
+            }
+        }
+        return $"{await ResumeAsync(original, handoff).ConfigureAwait(false)}; {lost}";
+    }
+
+    /// <summary>One transfer, FREEZE/IMPORT to COMMIT/ACCEPTING; throws <see cref="TransferFailedException"/> with the first cause.</summary>
+    private async Task<HandoverReport> TransferAsync(GenerationSession exporter, GenerationSession importer, StateHandoffConfig handoff, CancellationToken cancel)
+    {
+        int id = Interlocked.Increment(ref _lastTransfer);
+        string mechanism = handoff.Mechanism.ToString().ToLowerInvariant();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        // Quiesce and export, then import, each get state_handoff.timeout; the generations enforce
+        // their part, the supervisor the whole.
+        deadline.CancelAfter(handoff.Timeout * 2 + TimeSpan.FromSeconds(1));
+        try
+        {
+            var (mine, theirs) = FrameChannel.CreatePair();
+            using (mine)
+            using (theirs)
+            {
+                await importer.SendAsync(FrameType.Import, new ImportMessage(id, exporter.Generation.Number), ProtocolJson.Default.ImportMessage, [theirs], deadline.Token).ConfigureAwait(false);
+                await exporter.SendAsync(FrameType.Freeze, new FreezeMessage(id, mechanism, handoff.Timeout.TotalMilliseconds), ProtocolJson.Default.FreezeMessage, [mine], deadline.Token).ConfigureAwait(false);
+            }
+            var frozenTask = ReplyAsync(exporter, id, FrameType.Frozen, "export", deadline.Token);
+            var preparedTask = ReplyAsync(importer, id, FrameType.Prepared, "import", deadline.Token);
+            await Task.WhenAll(frozenTask, preparedTask).ConfigureAwait(false);
+
+            await importer.SendAsync(FrameType.Commit, new CommitMessage(id), ProtocolJson.Default.CommitMessage, cancel: deadline.Token).ConfigureAwait(false);
+            using var accepting = await ReplyAsync(importer, id, FrameType.Accepting, "commit", deadline.Token).ConfigureAwait(false);
+            using var frozenFrame = await frozenTask.ConfigureAwait(false);
+            using var preparedFrame = await preparedTask.ConfigureAwait(false);
+            var frozen = frozenFrame.Read(ProtocolJson.Default.FrozenMessage);
+            var prepared = preparedFrame.Read(ProtocolJson.Default.PreparedMessage);
+            var started = accepting.Read(ProtocolJson.Default.AcceptingMessage);
+            return new HandoverReport(frozen.Mechanism, frozen.StateBytes, frozen.Regions, frozen.RegionBytes,
+                (started.AcceptingNs - frozen.StoppedAcceptingNs) / 1e6, frozen.QuiesceMs, frozen.ExportMs, prepared.ImportMs);
+        }
+        catch (Exception e) when (e is TransferFailedException or ProtocolException or OperationCanceledException or SessionLostException)
+        {
+            string reason = e switch
+            {
+                OperationCanceledException when cancel.IsCancellationRequested => "the supervisor is stopping",
+                OperationCanceledException => $"it took longer than state_handoff.timeout ({handoff.Timeout.TotalSeconds:0.###} s for export and import each)",
+                _ => e.Message,
+            };
+            await TrySendAsync(importer, FrameType.Abort, new AbortMessage(id, reason), ProtocolJson.Default.AbortMessage).ConfigureAwait(false);
+            throw e as TransferFailedException ?? new TransferFailedException(reason);
+        }
+    }
+
+    /// <summary>
+    /// The generation's answer of type <paramref name="expected"/>; its FAILED, its exit, or its
+    /// lost session become a <see cref="TransferFailedException"/> that says which side and why.
+    /// </summary>
+    private static async Task<Frame> ReplyAsync(GenerationSession session, int transfer, FrameType expected, string step, CancellationToken cancel)
+    {
+        var generation = session.Generation;
+        var reply = session.NextReplyAsync(transfer, cancel);
+        var first = await Task.WhenAny(reply, generation.Exited).ConfigureAwait(false);
+        if (first != reply)
+            throw new TransferFailedException($"generation {generation.Number} {await generation.Exited.ConfigureAwait(false)} during the {step}");
+        Frame frame;
+        try { frame = await reply.ConfigureAwait(false); }
+        catch (SessionLostException e) { throw new TransferFailedException($"generation {generation.Number}'s session ended during the {step}: {e.Message}"); }
+        if (frame.Type == expected) return frame;
+        using (frame)
+        {
+            if (frame.Type == FrameType.Failed)
+            {
+                var failed = frame.Read(ProtocolJson.Default.FailedMessage);
+                throw new TransferFailedException($"generation {generation.Number}'s {step} failed ({failed.Code}): {failed.Error}");
+            }
+            throw new TransferFailedException($"generation {generation.Number} answered {frame.Type} where {expected} was due");
+        }
+    }
+
+    /// <summary>RESUME to a frozen generation and wait until it accepts again; says how that went.</summary>
+    private static async Task<string> ResumeAsync(GenerationSession session, StateHandoffConfig handoff)
+    {
+        var generation = session.Generation;
+        int id = -generation.Number; // RESUME answers with ACCEPTING for this id
+        if (!await TrySendAsync(session, FrameType.Resume, new ResumeMessage(id, "the relay failed"), ProtocolJson.Default.ResumeMessage).ConfigureAwait(false))
+            return $"generation {generation.Number} could not be told to resume";
+        using var timeout = new CancellationTokenSource(handoff.Timeout);
+        try
+        {
+            using var _ = await ReplyAsync(session, id, FrameType.Accepting, "resume", timeout.Token).ConfigureAwait(false);
+            generation.State = GenerationState.Active;
+            return $"generation {generation.Number} resumed from the state it froze with";
+        }
+        catch (Exception e) when (e is TransferFailedException or OperationCanceledException)
+        {
+            return $"generation {generation.Number} did not resume ({(e is OperationCanceledException ? "no answer" : e.Message)})";
+        }
+    }
+
+    private static async Task<bool> TrySendAsync<T>(GenerationSession session, FrameType type, T message, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json)
+    {
+        try
+        {
+            await session.SendAsync(type, message, json).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is ProtocolException or ObjectDisposedException) { return false; }
+    }
+
+    internal static string Describe(HandoverReport r) =>
+        $"{Bytes(r.StateBytes)} by {r.Mechanism}{(r.Regions > 0 ? $" + {r.Regions} memory region(s) of {Bytes(r.RegionBytes)} by fd" : "")}; handover latency {r.LatencyMs:0.###} ms (quiesce {r.QuiesceMs:0.###}, export {r.ExportMs:0.###}, import {r.ImportMs:0.###})";
+
+    internal static string Bytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.##} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.##} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:0.#} KiB",
+        _ => $"{bytes} B",
+    };
+
+    private sealed class TransferFailedException(string message) : Exception(message);
+}

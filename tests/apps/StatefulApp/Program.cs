@@ -1,0 +1,42 @@
+// The stateful service the supervisor tests relay: Kestrel with Aeterna.Runtime, a key-value store
+// and a shared-memory block that cross every relay. PUT /items/{key} stores the body; GET
+// /items/{key} reads it back; POST /memory?floats=N&seed=S fills a RelayMemory<float>; GET /memory
+// gives its length and CRC-32C; GET / says which process answered.
+using System.Text.Json.Serialization;
+using Aeterna;
+using StatefulApp;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+builder.AddAeterna(o => o.Listen("http", "tcp://127.0.0.1:8080"));
+builder.Services.AddRelayState<Store>();
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
+var app = builder.Build();
+
+string generation = Environment.GetEnvironmentVariable("AETERNA_GENERATION") ?? "0";
+app.MapGet("/", (Store store) => new Served(Environment.ProcessId, generation, store.Items.Count));
+app.MapPut("/items/{key}", async (string key, HttpRequest request, Store store) =>
+{
+    using var reader = new StreamReader(request.Body);
+    store.Items[key] = await reader.ReadToEndAsync();
+    return Results.NoContent();
+});
+app.MapGet("/items/{key}", (string key, Store store) => store.Items.TryGetValue(key, out var value) ? Results.Text(value) : Results.NotFound());
+app.MapPost("/memory", (long floats, int seed, Store store) =>
+{
+    store.FillMemory(floats, seed);
+    return new MemoryInfo(store.Memory!.Length, store.MemoryChecksum());
+});
+app.MapGet("/memory", (Store store) => new MemoryInfo(store.Memory?.Length ?? 0, store.MemoryChecksum()));
+app.Run();
+
+internal sealed record Served(int Pid, string Generation, int Items);
+
+internal sealed record MemoryInfo(long Floats, uint Crc);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(Served))]
+[JsonSerializable(typeof(MemoryInfo))]
+internal sealed partial class AppJson : JsonSerializerContext;

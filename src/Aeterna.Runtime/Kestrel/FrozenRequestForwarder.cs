@@ -9,8 +9,7 @@ namespace Aeterna.Kestrel;
 /// <summary>
 /// Serves requests that arrive on connections a frozen generation still holds (keep-alive
 /// clients) by forwarding them to the next generation: it connects to the listener the request
-/// came in on, which the next generation accepts from, and relays the response with
-/// <c>Connection: close</c> so the client moves to the next generation for its next request.
+/// came in on, which only the next generation accepts from now, and relays the response.
 /// </summary>
 /// <remarks>
 /// Why forward instead of closing idle keep-alive connections at the freeze: closing races with
@@ -20,8 +19,14 @@ namespace Aeterna.Kestrel;
 /// </remarks>
 internal sealed class FrozenRequestForwarder : IDisposable
 {
-    /// <summary>Marks a forwarded request, so that a request can never be forwarded twice.</summary>
+    /// <summary>The generations a request was forwarded by; a request is forwarded at most <see cref="MaxHops"/> times.</summary>
     public const string ForwardedHeader = "Aeterna-Forwarded-By";
+
+    /// <summary>Two hops happen when a rollback hands state back while requests are in transit; more would be a loop.</summary>
+    private const int MaxHops = 2;
+
+    /// <summary>Request bodies up to this size are kept, so a request the next generation could not answer can be served here after a resume.</summary>
+    private const int ReplayableBody = 1 << 20;
 
     private static readonly HttpRequestOptionsKey<EndPoint> Target = new("aeterna.target");
 
@@ -50,35 +55,62 @@ internal sealed class FrozenRequestForwarder : IDisposable
     /// <summary>Requests forwarded so far.</summary>
     public long Forwarded => Interlocked.Read(ref _forwarded);
 
-    public async Task ForwardAsync(HttpContext context)
+    /// <summary>
+    /// Forwards the request and writes the response; <paramref name="closeConnection"/> adds
+    /// <c>Connection: close</c> (when draining). Returns false, with nothing written, when the next
+    /// generation could not be reached or failed before answering and the request can be replayed.
+    /// </summary>
+    public async Task<bool> ForwardAsync(HttpContext context, bool closeConnection)
     {
         Interlocked.Increment(ref _forwarded);
+        var request = context.Request;
         var response = context.Response;
-        if (context.Request.Headers.ContainsKey(ForwardedHeader) || context.Features.Get<IConnectionSocketFeature>()?.Socket.LocalEndPoint is not { } local)
+        var hops = request.Headers[ForwardedHeader].ToString();
+        if (hops.Split(',', StringSplitOptions.RemoveEmptyEntries).Length >= MaxHops
+            || context.Features.Get<IConnectionSocketFeature>()?.Socket.LocalEndPoint is not { } local)
         {
             response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             response.Headers.Connection = "close";
-            return;
+            return true;
         }
-        using var outgoing = CreateRequest(context, Connectable(local));
+        bool replayable = !HasBody(context) || request.ContentLength is <= ReplayableBody;
+        if (replayable && HasBody(context)) request.EnableBuffering(ReplayableBody, ReplayableBody);
+        using var outgoing = CreateRequest(context, Connectable(local), hops);
+        HttpResponseMessage answer;
         try
         {
-            using var answer = await _client.SendAsync(outgoing, context.RequestAborted).ConfigureAwait(false);
+            answer = await _client.SendAsync(outgoing, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+        {
+            if (replayable) return false;
+            response.StatusCode = StatusCodes.Status502BadGateway;
+            response.Headers.Connection = "close";
+            return true;
+        }
+        using (answer)
+        {
             response.StatusCode = (int)answer.StatusCode;
             foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
                 if (!HopByHop.Contains(name)) response.Headers[name] = values.ToArray();
-            if (context.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal))
+            if (closeConnection && request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal))
                 response.Headers.Connection = "close";
             await answer.Content.CopyToAsync(response.Body, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException && !response.HasStarted)
-        {
-            response.StatusCode = StatusCodes.Status502BadGateway;
-            response.Headers.Connection = "close";
-        }
+        return true;
     }
 
-    private HttpRequestMessage CreateRequest(HttpContext context, EndPoint target)
+    /// <summary>Makes a request the next generation could not answer readable again, to serve it here.</summary>
+    public void Rewind(HttpContext context)
+    {
+        if (context.Request.Body.CanSeek) context.Request.Body.Position = 0;
+    }
+
+    private static bool HasBody(HttpContext context) =>
+        context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0
+        || context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
+
+    private HttpRequestMessage CreateRequest(HttpContext context, EndPoint target, string hops)
     {
         var request = context.Request;
         var message = new HttpRequestMessage(new HttpMethod(request.Method),
@@ -88,17 +120,14 @@ internal sealed class FrozenRequestForwarder : IDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
         message.Options.Set(Target, target);
-        bool hasBody = request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0
-            || context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
-        if (hasBody) message.Content = new StreamContent(request.Body);
+        if (HasBody(context)) message.Content = new NonDisposingStreamContent(request.Body);
         foreach (var (name, values) in request.Headers)
         {
-            if (HopByHop.Contains(name) || name.Equals("Host", StringComparison.OrdinalIgnoreCase)) continue;
+            if (HopByHop.Contains(name) || name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals(ForwardedHeader, StringComparison.OrdinalIgnoreCase)) continue;
             if (!message.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values) && message.Content is not null)
                 message.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
         }
-        message.Headers.TryAddWithoutValidation(ForwardedHeader, _generation);
-        message.Headers.ConnectionClose = true; // no pooling: the next connection may land elsewhere
+        message.Headers.TryAddWithoutValidation(ForwardedHeader, hops.Length == 0 ? _generation : $"{hops},{_generation}");
         return message;
     }
 
@@ -127,4 +156,10 @@ internal sealed class FrozenRequestForwarder : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>Request content that leaves the request body open, so it can be rewound and replayed.</summary>
+    private sealed class NonDisposingStreamContent(Stream body) : StreamContent(body)
+    {
+        protected override void Dispose(bool disposing) { }
+    }
 }

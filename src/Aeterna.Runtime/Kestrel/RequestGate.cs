@@ -3,43 +3,48 @@ using Microsoft.AspNetCore.Http;
 namespace Aeterna.Kestrel;
 
 /// <summary>
-/// The first middleware of the pipeline. Counts requests in flight, and decides what a request on
-/// a connection this generation still holds gets:
+/// The first middleware of the pipeline. Counts requests in flight and decides who serves a
+/// request on a connection this generation holds:
 /// <list type="bullet">
 /// <item>serving: the app;</item>
-/// <item>draining (lame duck, after SIGTERM): the app, with <c>Connection: close</c> on HTTP/1.x so
-/// the client leaves between requests rather than having an idle connection closed under it;</item>
-/// <item>frozen (its state was handed to the next generation): forwarded to the next generation,
-/// which accepts from the same listener, with <c>Connection: close</c>.</item>
+/// <item>frozen (its state was handed to the next generation): the next generation, through
+/// <see cref="FrozenRequestForwarder"/>. The client keeps its connection to this generation
+/// during the soak, so if the next generation fails (and this one resumes) the client never
+/// notices: a request the next generation could not answer is served here after the resume;</item>
+/// <item>draining (lame duck, after SIGTERM), frozen or not: responses carry
+/// <c>Connection: close</c> on HTTP/1.x, so clients leave between requests instead of having an
+/// idle connection closed under them.</item>
 /// </list>
 /// </summary>
 internal sealed class RequestGate(FrozenRequestForwarder forwarder)
 {
-    private const int Serving = 0, Draining = 1, Frozen = 2;
+    /// <summary>How long a request the next generation could not answer waits for this one to resume.</summary>
+    private static readonly TimeSpan ResumeWait = TimeSpan.FromSeconds(30);
 
-    private int _mode;
+    private int _frozen;
+    private int _draining;
     private int _inFlight;
     private TaskCompletionSource? _idle;
+    private TaskCompletionSource _serving = Completed();
 
-    public bool IsFrozen => Volatile.Read(ref _mode) == Frozen;
+    public bool IsFrozen => Volatile.Read(ref _frozen) == 1;
 
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public bool IsDraining => Volatile.Read(ref _draining) == 1;
 
     public FrozenRequestForwarder Forwarder => forwarder;
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         Interlocked.Increment(ref _inFlight);
-        int mode = Volatile.Read(ref _mode);
-        if (mode == Frozen)
+        if (Volatile.Read(ref _frozen) == 1)
         {
             Exit();
-            await forwarder.ForwardAsync(context).ConfigureAwait(false);
+            await ForwardAsync(context, next).ConfigureAwait(false);
             return;
         }
         try
         {
-            if (mode == Draining && context.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal))
+            if (IsDraining && context.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal))
                 context.Response.Headers.Connection = "close";
             await next(context).ConfigureAwait(false);
         }
@@ -49,8 +54,24 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
         }
     }
 
-    /// <summary>Lame duck: responses tell HTTP/1.x clients to close (no effect while frozen).</summary>
-    public void BeginDraining() => Interlocked.CompareExchange(ref _mode, Draining, Serving);
+    private async Task ForwardAsync(HttpContext context, RequestDelegate next)
+    {
+        if (await forwarder.ForwardAsync(context, closeConnection: IsDraining).ConfigureAwait(false)) return;
+        // The next generation could not take the request (it failed): if the relay rolls back,
+        // this generation resumes and serves it from its own state.
+        var serving = Volatile.Read(ref _serving).Task;
+        if (!IsDraining && await Task.WhenAny(serving, Task.Delay(ResumeWait, context.RequestAborted)).ConfigureAwait(false) == serving && !IsFrozen)
+        {
+            forwarder.Rewind(context);
+            await InvokeAsync(context, next).ConfigureAwait(false);
+            return;
+        }
+        context.Response.StatusCode = StatusCodes.Status502BadGateway;
+        context.Response.Headers.Connection = "close";
+    }
+
+    /// <summary>Lame duck: from now on responses tell HTTP/1.x clients to close.</summary>
+    public void BeginDraining() => Interlocked.Exchange(ref _draining, 1);
 
     /// <summary>
     /// Frozen from now on: new requests are forwarded. Completes when the requests that were
@@ -58,22 +79,34 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     /// </summary>
     public async Task FreezeAsync(CancellationToken cancel)
     {
-        Interlocked.Exchange(ref _mode, Frozen);
+        Interlocked.Exchange(ref _serving, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        Interlocked.Exchange(ref _frozen, 1);
         while (true)
         {
             var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Interlocked.Exchange(ref _idle, idle);
-            // Interlocked on both sides: a request either saw Frozen, or is counted here.
+            // Interlocked on both sides: a request either saw the freeze, or is counted here.
             if (Interlocked.CompareExchange(ref _inFlight, 0, 0) == 0) return;
             await idle.Task.WaitAsync(cancel).ConfigureAwait(false);
         }
     }
 
     /// <summary>Serve from local state again (commit of an import, or resume after a failed relay).</summary>
-    public void Serve() => Interlocked.Exchange(ref _mode, Serving);
+    public void Serve()
+    {
+        Interlocked.Exchange(ref _frozen, 0);
+        Volatile.Read(ref _serving).TrySetResult();
+    }
 
     private void Exit()
     {
         if (Interlocked.Decrement(ref _inFlight) == 0) Volatile.Read(ref _idle)?.TrySetResult();
+    }
+
+    private static TaskCompletionSource Completed()
+    {
+        var done = new TaskCompletionSource();
+        done.SetResult();
+        return done;
     }
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Aeterna.Tool.Cli;
 
-/// <summary>The command line: start, relay, status, stop, validate.</summary>
+/// <summary>The command line: start, relay, rollback, status, stop, validate.</summary>
 internal static class AeternaCli
 {
     public static RootCommand Create()
@@ -11,6 +11,7 @@ internal static class AeternaCli
             "Aeterna: zero-downtime, in-place updates. A supervisor holds the listening sockets, starts the new version beside the old, soaks it, and only then retires the old one.");
         root.Subcommands.Add(StartCommand.Create());
         root.Subcommands.Add(RelayCommand.Create());
+        root.Subcommands.Add(RollbackCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(StopCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());

@@ -57,7 +57,7 @@ internal static class RelayCommand
         }, Console.Error);
     }
 
-    private static void PrintOutcome(ReportDto report)
+    internal static void PrintOutcome(ReportDto report)
     {
         foreach (var check in report.Preflight.Where(c => !c.Ok && c.Output.Length > 0))
         {

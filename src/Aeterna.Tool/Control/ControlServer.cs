@@ -93,12 +93,19 @@ internal sealed class ControlServer : IDisposable
                         p => Send(new ControlResponse(ControlResponse.ProgressType, Progress: ProgressDto.From(p))));
                     Send(new ControlResponse(ControlResponse.ReportType, Report: ReportDto.From(report)));
                     break;
+                case "rollback":
+                    var (done, refusal) = _supervisor.RequestRollback("dotnet aeterna rollback");
+                    if (done is null)
+                        Send(new ControlResponse(ControlResponse.Failed, Error: refusal));
+                    else
+                        Send(new ControlResponse(ControlResponse.ReportType, Report: ReportDto.From(await done)));
+                    break;
                 case "stop":
                     Send(new ControlResponse(ControlResponse.Ok));
                     _supervisor.RequestStop(Libc.SIGTERM);
                     break;
                 default:
-                    Send(new ControlResponse(ControlResponse.Failed, Error: $"unknown request '{request?.Command}': expected status, relay or stop"));
+                    Send(new ControlResponse(ControlResponse.Failed, Error: $"unknown request '{request?.Command}': expected status, relay, rollback or stop"));
                     break;
             }
         }

@@ -8,7 +8,8 @@ namespace Aeterna.Tool.Relay;
 
 /// <summary>Options of one relay request.</summary>
 /// <param name="SoakOverride">Soak time for this relay instead of canary.soak_time (relay --soak).</param>
-internal sealed record RelayOptions(TimeSpan? SoakOverride = null);
+/// <param name="RollbackRequested">Completes (with who asked) when a rollback is requested during the soak (dotnet aeterna rollback).</param>
+internal sealed record RelayOptions(TimeSpan? SoakOverride = null, Task<string>? RollbackRequested = null);
 
 /// <summary>A phase starting or ending, for the CLI's live progress.</summary>
 internal sealed record RelayProgress(string Phase, bool Started, double Milliseconds = 0, bool Ok = true, string? Detail = null);
@@ -81,7 +82,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // 6. Soak: n+1 serves under watch (stateless: beside n; stateful: n waits frozen as the
             // rollback target); failure rolls back.
             var soak = options.SoakOverride ?? (config.Orchestration.Canary.Enabled ? config.Orchestration.Canary.SoakTime : TimeSpan.Zero);
-            await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, soak, cancel)));
+            await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, soak, options.RollbackRequested, cancel)));
 
             // 7. Commit: n+1 becomes the active generation; n drains (a frozen n forwards what its
             // keep-alive clients still send) and exits.
@@ -129,12 +130,15 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
     }
 
     /// <summary>Waits <paramref name="soak"/> while n+1 serves; its exit or a missed watchdog fails the relay.</summary>
-    private static async Task<string> SoakAsync(Generation next, TimeSpan soak, CancellationToken cancel)
+    private static async Task<string> SoakAsync(Generation next, TimeSpan soak, Task<string>? rollback, CancellationToken cancel)
     {
         if (soak <= TimeSpan.Zero)
             return "skipped (soak time 0)";
         var elapsed = Task.Delay(soak, cancel);
-        var first = await Task.WhenAny(elapsed, next.Exited, next.WatchdogFailed);
+        rollback ??= new TaskCompletionSource<string>().Task;
+        var first = await Task.WhenAny(elapsed, next.Exited, next.WatchdogFailed, rollback);
+        if (first == rollback)
+            throw new RelayFailedException(RelayOutcome.RolledBack, $"rollback requested ({await rollback}) during the soak");
         if (first == next.Exited)
             throw new RelayFailedException(RelayOutcome.RolledBack, $"generation {next.Number} {await next.Exited} during the soak");
         if (first == next.WatchdogFailed)

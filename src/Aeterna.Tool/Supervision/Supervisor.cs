@@ -36,6 +36,8 @@ internal sealed class Supervisor
     private int _lastRelayId;
     private RelayReport? _runningRelay;
     private string? _runningPhase;
+    private TaskCompletionSource<string>? _rollback;
+    private TaskCompletionSource<RelayReport>? _relayDone;
     private int _stopSignal = Libc.SIGTERM;
     private ExitStatus? _lastActiveExit;
     private int _restarts;
@@ -295,6 +297,9 @@ internal sealed class Supervisor
         try
         {
             _runningRelay = report;
+            _rollback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _relayDone = new TaskCompletionSource<RelayReport>(TaskCreationOptions.RunContinuationsAsynchronously);
+            options = options with { RollbackRequested = _rollback.Task };
             _manager.Send($"RELOADING=1\nSTATUS=relay {report.Id} running");
             _log.Info("relay.start", $"relay {report.Id} ({trigger}): from generation {Active?.Number} (pid {Active?.Pid})", ("relay", report.Id));
             await _relay.RunAsync(report, options, p =>
@@ -318,10 +323,27 @@ internal sealed class Supervisor
             }
             _runningRelay = null;
             _runningPhase = null;
+            _relayDone?.TrySetResult(report);
             if (Active is { } active)
                 _manager.Send($"READY=1\nSTATUS=generation {active.Number} active (pid {active.Pid})");
             _operation.Release();
         }
+    }
+
+    /// <summary>
+    /// Rolls back the relay in its soak (dotnet aeterna rollback): returns the task of its report,
+    /// or null and why not when there is no relay soaking.
+    /// </summary>
+    public (Task<RelayReport>? Done, string? Refusal) RequestRollback(string who)
+    {
+        var (running, phase, rollback, done) = (_runningRelay, _runningPhase, _rollback, _relayDone);
+        if (running is null || rollback is null || done is null)
+            return (null, "no relay is running: rollback applies to a relay in its soak (the last committed relay cannot be undone; relay to the previous version instead)");
+        if (phase != "soak")
+            return (null, $"relay {running.Id} is in phase '{phase}', not soaking: only a soaking relay can be rolled back (earlier phases fail on their own; after the commit relay to the previous version)");
+        rollback.TrySetResult(who);
+        _log.Warn("relay.rollback", $"relay {running.Id}: rollback requested by {who}");
+        return (done.Task, null);
     }
 
     internal static string Describe(RelayOutcome outcome) => outcome switch

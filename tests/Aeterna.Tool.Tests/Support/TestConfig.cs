@@ -27,6 +27,9 @@ internal sealed record TestConfig
 
     public IReadOnlyList<string> Environment { get; init; } = [];
 
+    /// <summary>orchestration.state_handoff keys (e.g. "timeout: 1s"), written when any is given.</summary>
+    public IReadOnlyList<string> Handoff { get; init; } = [];
+
     public string ToYaml()
     {
         static string List(IEnumerable<string> items) => "[" + string.Join(", ", items.Select(i => "\"" + i.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"")) + "]";
@@ -54,6 +57,11 @@ internal sealed record TestConfig
         y.AppendLine("  restart:");
         y.AppendLine("    backoff_initial: 50ms");
         y.AppendLine("    backoff_max: 1s");
+        if (Handoff.Count > 0)
+        {
+            y.AppendLine("  state_handoff:");
+            foreach (var line in Handoff) y.AppendLine($"    {line}");
+        }
         if (Preflight.Count > 0)
         {
             y.AppendLine("  preflight:");

@@ -15,6 +15,11 @@ builder.Services.AddRelayState<Store>();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
 var app = builder.Build();
 
+// STATEFUL_MODE=crash-after=S: the process dies S seconds after it started (a canary failing its soak).
+string mode = Environment.GetEnvironmentVariable("STATEFUL_MODE") ?? "";
+if (mode.StartsWith("crash-after=", StringComparison.Ordinal))
+    _ = Task.Delay(TimeSpan.FromSeconds(double.Parse(mode[12..], System.Globalization.CultureInfo.InvariantCulture))).ContinueWith(_ => Environment.Exit(70), TaskScheduler.Default);
+
 string generation = Environment.GetEnvironmentVariable("AETERNA_GENERATION") ?? "0";
 app.MapGet("/", (Store store) => new Served(Environment.ProcessId, generation, store.Items.Count));
 app.MapPut("/items/{key}", async (string key, HttpRequest request, Store store) =>

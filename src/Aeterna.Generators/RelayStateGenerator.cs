@@ -31,7 +31,7 @@ public sealed class RelayStateGenerator : IIncrementalGenerator
     {
         var fromMembers = context.SyntaxProvider.ForAttributeWithMetadataName(
                 "Aeterna.RelayStateAttribute",
-                static (node, _) => node is VariableDeclaratorSyntax or PropertyDeclarationSyntax,
+                static (node, _) => node is VariableDeclaratorSyntax or PropertyDeclarationSyntax or IndexerDeclarationSyntax,
                 static (attributed, cancel) => StateTypeParser.Parse(attributed.TargetSymbol.ContainingType, attributed.SemanticModel.Compilation, cancel))
             .WithTrackingName(TrackingNames.MemberTypes);
 

@@ -1,3 +1,5 @@
+// Formatters are composed the way generated code does it: outside a nullable context (their reference types are nullable by design).
+#nullable disable
 using Aeterna.Generators.Emit;
 using Aeterna.Generators.Model;
 using Aeterna.Serialization;

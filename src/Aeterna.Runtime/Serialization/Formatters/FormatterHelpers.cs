@@ -3,9 +3,6 @@ namespace Aeterna.Serialization.Formatters;
 /// <summary>What every collection formatter needs to know about its element type, computed once per type.</summary>
 internal static class Element<T, TFormatter> where TFormatter : IRelayFormatter<T>
 {
-    /// <summary>The fewest bytes one element takes: counts are checked against it before allocating.</summary>
-    public static readonly int MinSize = RelayWireType.MinSize(TFormatter.WireType);
-
     /// <summary>One element written as <paramref name="source"/>: exact when it is this formatter's own wire type.</summary>
     public static T Read(ref RelayReader reader, ReadOnlySpan<byte> source, bool exact) =>
         exact ? TFormatter.Read(ref reader) : TFormatter.ReadConverted(ref reader, source);

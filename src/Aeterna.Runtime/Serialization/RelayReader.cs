@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Aeterna.State;
 
@@ -7,14 +9,17 @@ namespace Aeterna.Serialization;
 /// <summary>
 /// Reads relay state written by <see cref="RelayWriter"/>. Every read checks bounds: truncated or
 /// corrupt data throws <see cref="RelayFormatException"/>, never reads past the end and never
-/// allocates more than the data could hold.
+/// allocates more than the data could hold (counts are checked against the bytes left first).
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public ref struct RelayReader
 {
+    private static readonly UTF8Encoding s_strictUtf8 = new(false, throwOnInvalidBytes: true);
+
     private readonly ReadOnlySpan<byte> _data;
     private readonly IRegionSource? _regions;
     private int _position;
+    private int _depth;
 
     /// <summary>A reader over <paramref name="data"/>.</summary>
     public RelayReader(ReadOnlySpan<byte> data) : this(data, null) { }
@@ -24,10 +29,27 @@ public ref struct RelayReader
         _data = data;
         _regions = regions;
         _position = 0;
+        _depth = 0;
     }
 
     /// <summary>Bytes not read yet.</summary>
     public readonly int Remaining => _data.Length - _position;
+
+    private readonly ref byte Current => ref Unsafe.Add(ref MemoryMarshal.GetReference(_data), _position);
+
+    /// <summary>A fixed-size little-endian value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal T ReadUnmanaged<T>() where T : unmanaged
+    {
+        if (Remaining < Unsafe.SizeOf<T>()) throw Truncated(typeof(T).Name);
+        T value = Unsafe.ReadUnaligned<T>(ref Current);
+        _position += Unsafe.SizeOf<T>();
+        return value;
+    }
+
+    /// <summary>Fills <paramref name="destination"/> with as many values from one block.</summary>
+    internal void ReadUnmanagedSpan<T>(scoped Span<T> destination) where T : unmanaged =>
+        ReadRaw(destination.Length * Unsafe.SizeOf<T>()).CopyTo(MemoryMarshal.AsBytes(destination));
 
     /// <summary>An unsigned LEB128 integer.</summary>
     public ulong ReadVarUInt()
@@ -44,7 +66,7 @@ public ref struct RelayReader
         throw new RelayFormatException("an integer is longer than 10 bytes");
     }
 
-    /// <summary>A length that must fit in the remaining data.</summary>
+    /// <summary>A varint length that must fit in the remaining data.</summary>
     public int ReadLength(string what)
     {
         ulong length = ReadVarUInt();
@@ -52,31 +74,215 @@ public ref struct RelayReader
         return (int)length;
     }
 
+    /// <summary>
+    /// An int32 count of items of at least <paramref name="minItemSize"/> bytes each, or -1 for null;
+    /// refused when the items could not fit in what is left (so nothing is allocated for them).
+    /// </summary>
+    internal int ReadCount(int minItemSize, string what)
+    {
+        int count = ReadUnmanaged<int>();
+        if (count == -1) return -1;
+        if (count < 0) throw new RelayFormatException($"{what} has a negative length ({count}) at byte {_position - 4}");
+        if ((long)count * minItemSize > Remaining)
+            throw Truncated($"{what} ({count} items of at least {minItemSize} bytes announced, {Remaining} bytes left)");
+        return count;
+    }
+
     /// <summary><paramref name="count"/> raw bytes.</summary>
     public ReadOnlySpan<byte> ReadRaw(int count)
     {
-        if (count < 0 || count > Remaining) throw Truncated($"{count} bytes");
+        if ((uint)count > (uint)Remaining) throw Truncated($"{count} bytes");
         var bytes = _data.Slice(_position, count);
         _position += count;
         return bytes;
     }
 
-    /// <summary>A length-prefixed byte string.</summary>
-    public ReadOnlySpan<byte> ReadBytes() => ReadRaw(ReadLength("a byte string"));
+    /// <summary>A length-prefixed byte string written by <see cref="RelayWriter.WriteBytes"/>.</summary>
+    public ReadOnlySpan<byte> ReadBytes()
+    {
+        int length = ReadCount(1, "a byte string");
+        return length < 0 ? default : ReadRaw(length);
+    }
 
     /// <summary>A UTF-8 string written by <see cref="RelayWriter.WriteString"/>.</summary>
     public string? ReadString()
     {
-        ulong tag = ReadVarUInt();
-        if (tag == 0) return null;
-        if (tag - 1 > (ulong)Remaining) throw Truncated($"a string ({tag - 1} bytes announced, {Remaining} left)");
+        int length = ReadCount(1, "a string");
+        if (length < 0) return null;
+        if (length == 0) return "";
         try
         {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(ReadRaw((int)(tag - 1)));
+            return s_strictUtf8.GetString(ReadRaw(length));
         }
         catch (DecoderFallbackException e)
         {
-            throw new RelayFormatException("a string is not valid UTF-8", e);
+            throw new RelayFormatException($"a string is not valid UTF-8 (before byte {_position})", e);
+        }
+    }
+
+    internal bool ReadBool() => ReadUnmanaged<byte>() != 0;
+
+    internal decimal ReadDecimal()
+    {
+        Span<int> bits = stackalloc int[4];
+        ReadUnmanagedSpan(bits);
+        try
+        {
+            return new decimal(bits);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RelayFormatException($"a decimal is invalid (before byte {_position})", e);
+        }
+    }
+
+    internal DateTime ReadDateTime()
+    {
+        ulong data = ReadUnmanaged<ulong>();
+        long ticks = (long)(data & 0x3FFF_FFFF_FFFF_FFFF);
+        var kind = (DateTimeKind)(data >> 62);
+        if (ticks > DateTime.MaxValue.Ticks || kind > DateTimeKind.Local)
+            throw new RelayFormatException($"a DateTime is out of range (before byte {_position})");
+        return new DateTime(ticks, kind);
+    }
+
+    internal DateTimeOffset ReadDateTimeOffset()
+    {
+        long ticks = ReadUnmanaged<long>();
+        short minutes = ReadUnmanaged<short>();
+        try
+        {
+            return new DateTimeOffset(ticks, TimeSpan.FromMinutes(minutes));
+        }
+        catch (ArgumentException e)
+        {
+            throw new RelayFormatException($"a DateTimeOffset is out of range (before byte {_position})", e);
+        }
+    }
+
+    /// <summary>
+    /// Starts an object: its member count, or -1 for null. A non-null object must be ended with
+    /// <see cref="EndObject"/>.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public int ReadObjectHeader()
+    {
+        ulong header = ReadVarUInt();
+        if (header == 0) return -1;
+        // A member takes at least 6 bytes: a 4-byte key, a descriptor and a value.
+        if (header - 1 > (ulong)Remaining / 6) throw Truncated($"an object ({header - 1} members announced, {Remaining} bytes left)");
+        if (++_depth > RelayWriter.MaxDepth) throw new RelayFormatException($"objects are nested more than {RelayWriter.MaxDepth} deep");
+        return (int)(header - 1);
+    }
+
+    /// <summary>Ends the object started by <see cref="ReadObjectHeader"/>.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void EndObject() => _depth--;
+
+    /// <summary>A member's key: the FNV-1a hash of its key string (docs/wire-format.md).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public uint ReadMemberKey() => ReadUnmanaged<uint>();
+
+    /// <summary>A member's wire type descriptor, validated; a slice of the data.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public ReadOnlySpan<byte> ReadWireType()
+    {
+        int length = RelayWireType.Length(_data[_position..]);
+        if (length < 0)
+            throw new RelayFormatException($"invalid wire type at byte {_position} (code 0x{(_position < _data.Length ? _data[_position] : 0):x2})");
+        return ReadRaw(length);
+    }
+
+    /// <summary>
+    /// Throws a <see cref="RelayFormatException"/> naming the member and both types unless a value
+    /// written as <paramref name="source"/> can be read as <paramref name="target"/>.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public readonly void EnsureReadable(ReadOnlySpan<byte> source, ReadOnlySpan<byte> target, string typeName, string memberName, string memberType)
+    {
+        if (RelayWireType.CanRead(source, target)) return;
+        throw new RelayFormatException(
+            $"cannot read member '{memberName}' of {typeName}: the other version wrote it as {RelayWireType.ToText(source)}, " +
+            $"this version declares it as {memberType} ({RelayWireType.ToText(target)}). " +
+            "Fix: keep the member's type, or give the changed member a new key (RelayState(\"newKey\")) and list the old key in [RelayRemovedKeys].");
+    }
+
+    /// <summary>Skips a value of wire type <paramref name="descriptor"/>: a member this version does not know.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void Skip(ReadOnlySpan<byte> descriptor)
+    {
+        if (++_depth > RelayWriter.MaxDepth) throw new RelayFormatException($"values are nested more than {RelayWriter.MaxDepth} deep");
+        byte code = descriptor[0];
+        int size = RelayWireType.FixedSize(code);
+        if (size > 0)
+            ReadRaw(size);
+        else
+        {
+            switch (code)
+            {
+                case RelayWireType.String:
+                    ReadBytes();
+                    break;
+                case RelayWireType.Nullable:
+                    if (ReadBool()) Skip(descriptor[1..]);
+                    break;
+                case RelayWireType.Array:
+                {
+                    var element = descriptor[1..];
+                    int count = ReadCount(RelayWireType.MinSize(element), "an array");
+                    int elementSize = RelayWireType.FixedSize(element[0]);
+                    if (elementSize > 0)
+                        ReadRaw(Math.Max(count, 0) * elementSize);
+                    else
+                        for (int i = 0; i < count; i++) Skip(element);
+                    break;
+                }
+                case RelayWireType.Map:
+                {
+                    int keyLength = RelayWireType.Length(descriptor[1..]);
+                    var key = descriptor.Slice(1, keyLength);
+                    var value = descriptor[(1 + keyLength)..];
+                    int count = ReadCount(RelayWireType.MinSize(key) + RelayWireType.MinSize(value), "a map");
+                    for (int i = 0; i < count; i++)
+                    {
+                        Skip(key);
+                        Skip(value);
+                    }
+                    break;
+                }
+                case RelayWireType.Object:
+                {
+                    int members = ReadObjectHeader();
+                    for (int i = 0; i < members; i++)
+                    {
+                        ReadMemberKey();
+                        Skip(ReadWireType());
+                    }
+                    if (members >= 0) EndObject();
+                    break;
+                }
+                case RelayWireType.Memory:
+                    SkipMemory();
+                    break;
+                default:
+                    throw new RelayFormatException($"cannot skip unknown wire type 0x{code:x2}");
+            }
+        }
+        _depth--;
+    }
+
+    private void SkipMemory()
+    {
+        switch (ReadVarUInt())
+        {
+            case 0: return;
+            case 1: ReadRaw(ReadLength("inline memory")); return;
+            case 2:
+                // The region still arrives with the state; taking it closes it instead of leaking the fd.
+                ulong index = ReadVarUInt();
+                if (_regions is not null && index <= int.MaxValue) _regions.Take((int)index).Dispose();
+                return;
+            case var tag: throw new RelayFormatException($"unknown memory encoding {tag}");
         }
     }
 
@@ -99,6 +305,27 @@ public ref struct RelayReader
                 throw new RelayFormatException($"unknown memory encoding {tag}");
         }
     }
+
+    /// <summary>An integer written as <paramref name="code"/>, widened (RelayWireType.IsWidening decides which are allowed).</summary>
+    internal long ReadInteger(byte code) => code switch
+    {
+        RelayWireType.Int8 => ReadUnmanaged<sbyte>(),
+        RelayWireType.UInt8 => ReadUnmanaged<byte>(),
+        RelayWireType.Int16 => ReadUnmanaged<short>(),
+        RelayWireType.UInt16 or RelayWireType.Char => ReadUnmanaged<ushort>(),
+        RelayWireType.Int32 => ReadUnmanaged<int>(),
+        RelayWireType.UInt32 => ReadUnmanaged<uint>(),
+        RelayWireType.Int64 => ReadUnmanaged<long>(),
+        _ => throw new RelayFormatException($"cannot read {RelayWireType.ToText([code])} as an integer"),
+    };
+
+    /// <summary>A number written as <paramref name="code"/>, as a double (exact for the widenings allowed).</summary>
+    internal double ReadFloat(byte code) => code switch
+    {
+        RelayWireType.Float32 => ReadUnmanaged<float>(),
+        RelayWireType.Float64 => ReadUnmanaged<double>(),
+        _ => ReadInteger(code),
+    };
 
     private readonly RelayFormatException Truncated(string what) =>
         new($"the data ends in the middle of {what} (at byte {_position} of {_data.Length})");

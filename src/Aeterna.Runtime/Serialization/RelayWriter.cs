@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Aeterna.State;
 
@@ -9,13 +11,28 @@ namespace Aeterna.Serialization;
 /// Writes relay state: the primitives generated serializers (and hand-written
 /// <see cref="IRelayState"/> implementations) call. docs/wire-format.md describes the bytes.
 /// </summary>
+/// <remarks>
+/// Writes go straight into the span the output lends (<see cref="IBufferWriter{T}.GetSpan"/>);
+/// the output is advanced only when that span is full and at <see cref="Flush"/>. Fixed-size
+/// values are little-endian, so arrays of numbers are copied as one block.
+/// </remarks>
 [EditorBrowsable(EditorBrowsableState.Advanced)]
 public ref struct RelayWriter
 {
+    /// <summary>Objects nested deeper than this are refused: a deeper graph is almost surely a cycle.</summary>
+    internal const int MaxDepth = 200;
+
+    /// <summary>The smallest span asked of the output; fewer, larger spans mean fewer calls into it.</summary>
+    private const int MinChunk = 16 * 1024;
+
+    /// <summary>Strings up to this many chars are encoded straight into the output span.</summary>
+    private const int MaxDirectStringChars = 1 << 20;
+
     private readonly IBufferWriter<byte> _output;
     private readonly IRegionSink? _regions;
     private Span<byte> _span;
     private int _buffered;
+    private int _depth;
 
     /// <summary>A writer into <paramref name="output"/>; <see cref="RelayMemory{T}"/> values are copied inline.</summary>
     public RelayWriter(IBufferWriter<byte> output) : this(output, null) { }
@@ -26,6 +43,7 @@ public ref struct RelayWriter
         _regions = regions;
         _span = default;
         _buffered = 0;
+        _depth = 0;
     }
 
     /// <summary>Commits everything written to the output. Call once at the end.</summary>
@@ -36,36 +54,63 @@ public ref struct RelayWriter
         _span = default;
     }
 
-    private Span<byte> Reserve(int size)
+    /// <summary>Space for at least <paramref name="size"/> more bytes at <c>_buffered</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Ensure(int size)
     {
-        if (_span.Length - _buffered < size)
-        {
-            Flush();
-            _span = _output.GetSpan(Math.Max(size, 256));
-        }
-        return _span.Slice(_buffered, size);
+        if (_span.Length - _buffered < size) Grow(size);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow(int size)
+    {
+        Flush();
+        _span = _output.GetSpan(Math.Max(size, MinChunk));
+        if (_span.Length < size) throw new InvalidOperationException($"the output gave a {_span.Length}-byte span when {size} bytes were asked for");
+    }
+
+    private ref byte Current => ref Unsafe.Add(ref MemoryMarshal.GetReference(_span), _buffered);
+
+    /// <summary>A fixed-size value, little-endian (its in-memory layout on the little-endian machines Aeterna runs on).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void WriteUnmanaged<T>(T value) where T : unmanaged
+    {
+        Ensure(Unsafe.SizeOf<T>());
+        Unsafe.WriteUnaligned(ref Current, value);
+        _buffered += Unsafe.SizeOf<T>();
+    }
+
+    /// <summary>Values of a fixed-size type as one block.</summary>
+    internal void WriteUnmanagedSpan<T>(scoped ReadOnlySpan<T> values) where T : unmanaged =>
+        WriteRaw(MemoryMarshal.AsBytes(values));
 
     /// <summary>An unsigned integer in 1 to 10 bytes (LEB128).</summary>
     public void WriteVarUInt(ulong value)
     {
-        var span = Reserve(10);
+        Ensure(10);
+        ref byte start = ref Current;
         int n = 0;
         while (value >= 0x80)
         {
-            span[n++] = (byte)(value | 0x80);
+            Unsafe.Add(ref start, n++) = (byte)(value | 0x80);
             value >>= 7;
         }
-        span[n++] = (byte)value;
+        Unsafe.Add(ref start, n++) = (byte)value;
         _buffered += n;
     }
 
     /// <summary>Raw bytes, with no length.</summary>
     public void WriteRaw(scoped ReadOnlySpan<byte> bytes)
     {
+        if (bytes.Length <= _span.Length - _buffered)
+        {
+            bytes.CopyTo(_span[_buffered..]);
+            _buffered += bytes.Length;
+            return;
+        }
         while (!bytes.IsEmpty)
         {
-            if (_span.Length - _buffered == 0) Reserve(Math.Min(bytes.Length, 64 * 1024));
+            if (_span.Length == _buffered) Grow(Math.Min(bytes.Length, 1 << 20));
             int n = Math.Min(bytes.Length, _span.Length - _buffered);
             bytes[..n].CopyTo(_span[_buffered..]);
             _buffered += n;
@@ -73,36 +118,69 @@ public ref struct RelayWriter
         }
     }
 
-    /// <summary>A length-prefixed byte string.</summary>
+    /// <summary>A length-prefixed byte string (int32 length, then the bytes).</summary>
     public void WriteBytes(scoped ReadOnlySpan<byte> bytes)
     {
-        WriteVarUInt((ulong)bytes.Length);
+        WriteUnmanaged(bytes.Length);
         WriteRaw(bytes);
     }
 
-    /// <summary>A UTF-8 string; null is distinct from empty.</summary>
+    /// <summary>A UTF-8 string: int32 byte length (-1 for null), then the bytes.</summary>
     public void WriteString(string? value)
     {
         if (value is null)
         {
-            WriteVarUInt(0);
+            WriteUnmanaged(-1);
             return;
         }
-        int max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        if (max <= 4096)
+        if (value.Length <= MaxDirectStringChars)
         {
-            Span<byte> scratch = stackalloc byte[max];
-            int n = Encoding.UTF8.GetBytes(value, scratch);
-            WriteVarUInt((ulong)n + 1);
-            WriteRaw(scratch[..n]);
+            // Encode in place after a 4-byte slot, then fill the slot: one pass over the chars.
+            Ensure(4 + value.Length * 3);
+            int n = Encoding.UTF8.GetBytes(value, _span[(_buffered + 4)..]);
+            Unsafe.WriteUnaligned(ref Current, n);
+            _buffered += 4 + n;
+            return;
         }
-        else
-        {
-            byte[] bytes = Encoding.UTF8.GetBytes(value);
-            WriteVarUInt((ulong)bytes.Length + 1);
-            WriteRaw(bytes);
-        }
+        byte[] bytes = Encoding.UTF8.GetBytes(value);
+        WriteBytes(bytes);
     }
+
+    internal void WriteBool(bool value) => WriteUnmanaged(value ? (byte)1 : (byte)0);
+
+    internal void WriteDecimal(decimal value)
+    {
+        Span<int> bits = stackalloc int[4];
+        decimal.GetBits(value, bits);
+        WriteUnmanagedSpan<int>(bits);
+    }
+
+    /// <summary>Ticks in the low 62 bits, <see cref="DateTimeKind"/> in the top two.</summary>
+    internal void WriteDateTime(DateTime value) => WriteUnmanaged((ulong)value.Ticks | ((ulong)value.Kind << 62));
+
+    /// <summary>Local ticks (8 bytes), then the offset in minutes (2 bytes).</summary>
+    internal void WriteDateTimeOffset(DateTimeOffset value)
+    {
+        WriteUnmanaged(value.Ticks);
+        WriteUnmanaged((short)value.TotalOffsetMinutes);
+    }
+
+    /// <summary>Starts an object of <paramref name="memberCount"/> members; end it with <see cref="EndObject"/>.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void WriteObjectHeader(int memberCount)
+    {
+        if (++_depth > MaxDepth)
+            throw new InvalidOperationException($"relay state nests objects more than {MaxDepth} deep; is there a cycle (an object that refers back to itself)?");
+        WriteVarUInt((ulong)memberCount + 1);
+    }
+
+    /// <summary>A null object.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void WriteNullObject() => WriteUnmanaged((byte)0);
+
+    /// <summary>Ends the object started by <see cref="WriteObjectHeader"/>.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void EndObject() => _depth--;
 
     /// <summary>
     /// A <see cref="RelayMemory{T}"/>: during a relay a reference to the region, whose fd travels

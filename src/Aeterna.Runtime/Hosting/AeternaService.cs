@@ -20,7 +20,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var session = await SupervisorSession.ConnectAsync(!states.IsEmpty, [.. states.Entries.Select(e => e.Name)], schema: null, cancellationToken).ConfigureAwait(false);
+        var session = await SupervisorSession.ConnectAsync(!states.IsEmpty, [.. states.Entries.Select(e => e.Name)], RelaySchema.ManifestJson, cancellationToken).ConfigureAwait(false);
         context.Session = session;
         if (session is null)
         {
@@ -41,6 +41,15 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
         {
             SdNotify.Send("READY=1");
             return;
+        }
+        if (!states.IsEmpty)
+        {
+            try { await RelayRehearsal.RunAsync(states, session.Welcome.MaxFrameSize, cancellationToken).ConfigureAwait(false); }
+            catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException)
+            {
+                // The scratch state does not round-trip: the real hand-over would fail the same way. Say so now.
+                logger.LogWarning("aeterna: a rehearsal of the state hand-over with empty state failed: {Error}", e.Message);
+            }
         }
         var participant = new RelayParticipant(session, states, gate, logger);
         context.Participant = participant;

@@ -131,6 +131,9 @@ internal sealed record StateHandoffConfig
     /// <summary>The budget of one export (freeze included) and of one import.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The new build's relay manifest for the schema pre-flight; null: found beside the program or .dll of the command.</summary>
+    public string? Manifest { get; init; }
+
     /// <summary>The most serialized (copied) state a generation accepts; RelayMemory regions, passed by fd, don't count.</summary>
     public long MaxStateSize { get; init; } = 1L << 30;
 }

@@ -434,6 +434,7 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             Mechanism = reader.Choice(section, "mechanism", defaults.Mechanism, Mechanisms),
             Timeout = reader.Duration(section, "timeout", defaults.Timeout, allowZero: false),
             MaxStateSize = reader.Size(section, "max_state_size", defaults.MaxStateSize, min: 1024),
+            Manifest = reader.Scalar(section, "manifest", "a string (a file path)") is { } manifest ? Path.GetFullPath(manifest, BaseDirectory) : null,
         };
     }
 

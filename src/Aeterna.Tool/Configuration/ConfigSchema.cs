@@ -15,7 +15,7 @@ internal static class ConfigSchema
     public static readonly string[] Orchestration = ["strategy", "preflight", "drain_timeout", "canary", "state_handoff", "restart"];
     public static readonly string[] Preflight = ["run", "timeout"];
     public static readonly string[] Canary = ["enabled", "soak_time"];
-    public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size"];
+    public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size", "manifest"];
     public static readonly string[] Restart = ["backoff_initial", "backoff_max"];
     public static readonly string[] Control = ["socket_path"];
     public static readonly string[] Observability = ["metrics_port", "log_level", "log_format"];
@@ -84,6 +84,7 @@ internal static class ConfigSchema
         ["mechanism"] = "mechanism: pipe",
         ["timeout"] = "timeout: 5s",
         ["max_state_size"] = "max_state_size: 1GiB",
+        ["manifest"] = "manifest: ./app/MyAgent.relay.json",
     };
 
     /// <summary>An example line for <paramref name="path"/> ("listeners[2].address" → "address: tcp://0.0.0.0:8080").</summary>

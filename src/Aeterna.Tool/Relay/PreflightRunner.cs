@@ -16,8 +16,11 @@ internal sealed class PreflightRunner(ProcessSpawner spawner)
     /// <summary>How much of a command's output the report keeps (the end, where errors are).</summary>
     private const int OutputTail = 16 * 1024;
 
-    /// <summary>Runs every check; throws <see cref="RelayFailedException"/> (Refused) at the first failure.</summary>
-    public async Task RunAsync(AeternaConfig config, List<PreflightResult> results, CancellationToken cancel)
+    /// <summary>
+    /// Runs every check; throws <see cref="RelayFailedException"/> (Refused) at the first failure.
+    /// <paramref name="runningSchema"/> is the running generation's state schema, if it sent one.
+    /// </summary>
+    public async Task RunAsync(AeternaConfig config, string? runningSchema, List<PreflightResult> results, CancellationToken cancel)
     {
         var started = Stopwatch.GetTimestamp();
         string? problem = CommandResolver.Problem(config.Service.Command[0], config.Service.WorkingDirectory, PathOf(config));
@@ -25,6 +28,10 @@ internal sealed class PreflightRunner(ProcessSpawner spawner)
             problem ?? "ok", Stopwatch.GetElapsedTime(started).TotalMilliseconds, ""));
         if (problem is not null)
             throw new RelayFailedException(RelayOutcome.Refused, $"pre-flight: {problem}");
+
+        results.Add(SchemaPreflight.Check(runningSchema, config, out string? refusal));
+        if (refusal is not null)
+            throw new RelayFailedException(RelayOutcome.Refused, refusal);
 
         foreach (var check in config.Orchestration.Preflight)
         {

@@ -41,7 +41,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // 2. Pre-flight: the built-in checks and the configured commands. Failure: refuse.
             await Phase(report, progress, "preflight", async () =>
             {
-                await preflight.RunAsync(config, report.Preflight, cancel);
+                await preflight.RunAsync(config, old.Session?.Hello.Schema, report.Preflight, cancel);
                 return (true, $"{report.Preflight.Count} check(s) passed");
             });
 

@@ -178,6 +178,45 @@ public sealed class StatefulRelayTests(ITestOutputHelper output)
         Assert.Equal(0, (await relay).Code);
     }
 
+    [Fact]
+    public async Task An_incompatible_state_schema_is_refused_in_preflight_naming_type_and_member()
+    {
+        using var dir = new TempDirectory();
+        int port = FreePort.Get();
+        var v1 = Stateful(port);
+        string configPath = v1.WriteTo(dir);
+        await using var supervisor = SupervisorProcess.Start(configPath, output);
+        var status = await supervisor.WaitForActiveAsync(1);
+        int pid = status.GetProperty("generations")[0].GetProperty("pid").GetInt32();
+
+        // "v2" of the app: the same build, whose manifest says Profile.Revision became a string.
+        string v2 = Path.Combine(dir.Path, "v2");
+        CopyDirectory(Path.GetDirectoryName(TestApps.StatefulApp)!, v2);
+        string manifest = Path.Combine(v2, "StatefulApp.relay.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"type\":\"int\",\"wire\":\"int32\"", "\"type\":\"string\",\"wire\":\"string\""));
+        File.WriteAllText(configPath, (v1 with { Command = ["dotnet", Path.Combine(v2, "StatefulApp.dll")] }).ToYaml());
+
+        var (code, stdout, stderr) = await ToolCli.RunAsync("relay", "-c", configPath);
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(3, code);
+        Assert.Contains("StatefulApp.Profile.Revision", stdout);
+        Assert.Contains("cannot read the running state", stdout);
+        var after = await supervisor.StatusAsync();
+        Assert.Equal(pid, after.GetProperty("generations")[0].GetProperty("pid").GetInt32());
+        Assert.Single(after.GetProperty("generations").EnumerateArray()); // nothing was started
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
     /// <summary>
     /// A stateful service with items under load; the relay with <paramref name="change"/> must fail
     /// with <paramref name="reasonContains"/>, wrk must see no failure, and the old generation

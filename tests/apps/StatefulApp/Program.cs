@@ -6,12 +6,15 @@ using System.Text.Json.Serialization;
 using Aeterna;
 using StatefulApp;
 
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 builder.AddAeterna(o => o.Listen("http", "tcp://127.0.0.1:8080"));
 builder.Services.AddRelayState<Store>();
+builder.Services.AddRelayState<Profile>();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
 var app = builder.Build();
 
@@ -34,6 +37,13 @@ app.MapPost("/memory", (long floats, int seed, Store store) =>
     store.FillMemory(floats, seed);
     return new MemoryInfo(store.Memory!.Length, store.MemoryChecksum());
 });
+app.MapPut("/profile/{name}", (string name, Profile profile) =>
+{
+    profile.Name = name;
+    profile.Revision++;
+    return Results.NoContent();
+});
+app.MapGet("/profile", (Profile profile) => Results.Text($"{profile.Name} {profile.Revision}"));
 app.MapGet("/memory", (Store store) => new MemoryInfo(store.Memory?.Length ?? 0, store.MemoryChecksum()));
 app.Run();
 

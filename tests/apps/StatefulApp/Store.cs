@@ -7,7 +7,8 @@ namespace StatefulApp;
 
 /// <summary>
 /// The app's state: a key-value store and an optional block of floats in shared memory. Written
-/// by hand here (the [RelayState] generator writes this for you); STATEFUL_MODE injects faults.
+/// by hand here (the [RelayState] generator writes this for you); STATEFUL_MODE injects faults,
+/// into real hand-overs only (the runtime also rehearses one with empty state at start-up).
 /// </summary>
 public sealed class Store : IRelayState
 {
@@ -19,10 +20,10 @@ public sealed class Store : IRelayState
 
     public void WriteState(ref RelayWriter writer)
     {
-        if (Mode == "crash-in-export")
-            Task.Run(async () => { await Task.Delay(20); Environment.FailFast("test: crashing during the export"); });
-        if (Mode.StartsWith("stall-export=", StringComparison.Ordinal)) Thread.Sleep(TimeSpan.FromSeconds(double.Parse(Mode[13..])));
         var items = Items.ToArray();
+        if (items.Length > 0 && Mode == "crash-in-export")
+            Task.Run(async () => { await Task.Delay(20); Environment.FailFast("test: crashing during the export"); });
+        if (items.Length > 0 && Mode.StartsWith("stall-export=", StringComparison.Ordinal)) Thread.Sleep(TimeSpan.FromSeconds(double.Parse(Mode[13..])));
         writer.WriteVarUInt((ulong)items.Length);
         foreach (var (key, value) in items)
         {
@@ -34,10 +35,10 @@ public sealed class Store : IRelayState
 
     public void ReadState(ref RelayReader reader)
     {
-        if (Mode == "crash-in-import") Environment.FailFast("test: crashing during the import");
-        if (Mode.StartsWith("stall-import=", StringComparison.Ordinal)) Thread.Sleep(TimeSpan.FromSeconds(double.Parse(Mode[13..])));
-        if (Mode == "reject-import") throw new RelayFormatException("test: this version cannot read the old one's state");
         int count = reader.ReadLength("the items");
+        if (count > 0 && Mode == "crash-in-import") Environment.FailFast("test: crashing during the import");
+        if (count > 0 && Mode.StartsWith("stall-import=", StringComparison.Ordinal)) Thread.Sleep(TimeSpan.FromSeconds(double.Parse(Mode[13..])));
+        if (count > 0 && Mode == "reject-import") throw new RelayFormatException("test: this version cannot read the old one's state");
         var items = new ConcurrentDictionary<string, string>();
         for (int i = 0; i < count; i++) items[reader.ReadString() ?? ""] = reader.ReadString() ?? "";
         Items = items;

@@ -14,12 +14,18 @@ exits once every connection is done.
   slow-ready=S           waits S seconds before serving
   crash-after=S          serves, then exits with code 70 after S seconds
   stop-watchdog-after=S  serves, but stops sending WATCHDOG=1 after S seconds
+  unhealthy              serves, but its health socket says 503
+
+--health-socket DIR opens DIR/gen-$AETERNA_GENERATION.sock, a Unix socket answering GET /healthz
+for this generation alone: what a per-generation canary probe reaches.
 """
 import argparse, http.server, json, os, signal, socket, socketserver, sys, threading, time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--mode", default="normal")
-mode, _, value = parser.parse_args().mode.partition("=")
+parser.add_argument("--health-socket")
+arguments = parser.parse_args()
+mode, _, value = arguments.mode.partition("=")
 seconds = float(value) if value else 0.0
 
 
@@ -101,6 +107,31 @@ def crash():
     time.sleep(seconds)
     os._exit(70)
 
+
+class HealthHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        healthy = mode != "unhealthy"
+        self.send_response(200 if healthy else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class UnixHealthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self):
+        request, _ = super().get_request()
+        return request, ("health", 0)
+
+
+if arguments.health_socket:
+    path = os.path.join(arguments.health_socket, f"gen-{os.environ.get('AETERNA_GENERATION', '0')}.sock")
+    if os.path.exists(path):
+        os.unlink(path)
+    threading.Thread(target=UnixHealthServer(path, HealthHandler).serve_forever, daemon=True).start()
 
 signal.signal(signal.SIGTERM, stop)
 threading.Thread(target=watchdog, daemon=True).start()

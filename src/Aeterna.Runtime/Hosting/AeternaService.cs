@@ -2,6 +2,7 @@ using Aeterna.Kestrel;
 using Aeterna.Protocol;
 using Aeterna.Relay;
 using Aeterna.State;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -11,12 +12,13 @@ namespace Aeterna.Hosting;
 /// The runtime's part in the host's life: before any hosted service (Kestrel included) starts, it
 /// opens the session with the supervisor and decides whether to accept at once (no state expected)
 /// or only after the predecessor's state is imported; once the host has started it reports ready
-/// and follows the supervisor's hand-over frames.
+/// and follows the supervisor's hand-over frames, reporting its health as it goes.
 /// </summary>
-internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, IServingGate gate, AeternaContext context, ILogger<AeternaService> logger) : IHostedLifecycleService
+internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, IServingGate gate, RequestGate requests, AeternaContext context, IServiceProvider services, ILogger<AeternaService> logger) : IHostedLifecycleService
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task _participant = Task.CompletedTask;
+    private Task _health = Task.CompletedTask;
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
@@ -54,6 +56,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
         var participant = new RelayParticipant(session, states, gate, logger);
         context.Participant = participant;
         _participant = participant.RunAsync(_stopping.Token);
+        _health = new HealthReporter(session, requests, services.GetService(typeof(HealthCheckService)) as HealthCheckService, logger).RunAsync(_stopping.Token);
         await session.SendAsync(FrameType.Ready, new ReadyMessage(session.Welcome.ExpectState ? "warm; waiting for state" : "serving"), ProtocolJson.Default.ReadyMessage, cancellationToken).ConfigureAwait(false);
     }
 
@@ -64,7 +67,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
         _stopping.Cancel();
-        await _participant.ConfigureAwait(false);
+        await Task.WhenAll(_participant, _health).ConfigureAwait(false);
         context.Session?.Dispose();
     }
 }

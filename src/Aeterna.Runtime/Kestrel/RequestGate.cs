@@ -24,6 +24,8 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     private int _frozen;
     private int _draining;
     private int _inFlight;
+    private long _served;
+    private long _failed;
     private TaskCompletionSource? _idle;
     private TaskCompletionSource _serving = Completed();
 
@@ -32,6 +34,9 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     public bool IsDraining => Volatile.Read(ref _draining) == 1;
 
     public FrozenRequestForwarder Forwarder => forwarder;
+
+    /// <summary>Requests this generation served from its own state, and how many of them failed (5xx or an exception).</summary>
+    public (long Served, long Failed) Counts => (Interlocked.Read(ref _served), Interlocked.Read(ref _failed));
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
@@ -42,14 +47,18 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
             await ForwardAsync(context, next).ConfigureAwait(false);
             return;
         }
+        bool failed = true;
         try
         {
             if (IsDraining && context.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal))
                 context.Response.Headers.Connection = "close";
             await next(context).ConfigureAwait(false);
+            failed = context.Response.StatusCode >= 500;
         }
         finally
         {
+            Interlocked.Increment(ref _served);
+            if (failed) Interlocked.Increment(ref _failed);
             Exit();
         }
     }

@@ -60,6 +60,9 @@ internal sealed record WelcomeMessage
 
     /// <summary>orchestration.drain_timeout: how long a retiring generation may take after SIGTERM before SIGKILL.</summary>
     public double DrainTimeoutMs { get; init; }
+
+    /// <summary>How often to send HEALTH (0: don't).</summary>
+    public double HealthIntervalMs { get; init; }
 }
 
 /// <summary>Supervisor → generation: the session is refused; the connection closes.</summary>

@@ -104,12 +104,46 @@ internal sealed record PreflightCommand
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
+/// <summary>
+/// The soak: how long the new generation serves under watch, and what counts as failing it. Its
+/// health comes from the generation itself (HEALTH on its Aeterna session), never from a probe
+/// through the shared listener, which could be answered by either generation.
+/// </summary>
 internal sealed record CanaryConfig
 {
     public bool Enabled { get; init; } = true;
 
     /// <summary>How long the new generation serves under watch before the old one is retired.</summary>
     public TimeSpan SoakTime { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>This many failed health reports (or probes) in a row fail the soak.</summary>
+    public int FailureThreshold { get; init; } = 3;
+
+    /// <summary>A share of failed requests (5xx) above this, over the soak, fails it.</summary>
+    public double MaxErrorRate { get; init; } = 0.1;
+
+    /// <summary>…once at least this many requests were served (a few requests say nothing).</summary>
+    public int MinRequests { get; init; } = 20;
+
+    /// <summary>A generation with a session that sends no HEALTH for this long fails the soak.</summary>
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A per-generation probe command for apps without a session; null: none.</summary>
+    public ProbeConfig? Probe { get; init; }
+}
+
+/// <summary>
+/// A command run against the new generation during the soak; exit 0 is healthy. In its arguments
+/// and environment <c>${AETERNA_GENERATION}</c> and <c>${AETERNA_PID}</c> name the generation under
+/// test (docs/configuration.md), so it can reach that generation itself.
+/// </summary>
+internal sealed record ProbeConfig
+{
+    public required IReadOnlyList<string> Command { get; init; }
+
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 internal enum HandoffMechanism { Auto, Pipe, Shm }

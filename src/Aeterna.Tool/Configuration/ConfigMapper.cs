@@ -420,7 +420,32 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
         if (enabled && soak == TimeSpan.Zero)
             reader.Error(NodeReader.At(section["soak_time"]!), "orchestration.canary.soak_time is 0 while the canary is enabled.",
                 "Use a positive soak time, e.g. soak_time: 30s, or set enabled: false to retire the old generation as soon as the new one is ready.");
-        return new CanaryConfig { Enabled = enabled, SoakTime = soak };
+        return new CanaryConfig
+        {
+            Enabled = enabled,
+            SoakTime = soak,
+            FailureThreshold = reader.Int(section, "failure_threshold", defaults.FailureThreshold, 1, 1000),
+            MaxErrorRate = reader.Rate(section, "max_error_rate", defaults.MaxErrorRate),
+            MinRequests = reader.Int(section, "min_requests", defaults.MinRequests, 0, int.MaxValue),
+            HealthTimeout = reader.Duration(section, "health_timeout", defaults.HealthTimeout, allowZero: false),
+            Probe = MapProbe(section),
+        };
+    }
+
+    private ProbeConfig? MapProbe(YamlSection canary)
+    {
+        var section = reader.Section(canary, "probe", ConfigSchema.Probe);
+        if (section is null) return null;
+        if (section["run"] is not { } run)
+        {
+            reader.Error(section.Location, "orchestration.canary.probe has no 'run' command.", $"Add the command, e.g. {ConfigSchema.Example("orchestration.canary.probe.run")}");
+            return null;
+        }
+        var defaults = new ProbeConfig { Command = ["true"] };
+        var command = Command(run.Value, run.Path, NodeReader.At(run));
+        var interval = reader.Duration(section, "interval", defaults.Interval, allowZero: false);
+        var timeout = reader.Duration(section, "timeout", defaults.Timeout, allowZero: false);
+        return command is null ? null : new ProbeConfig { Command = command, Interval = interval, Timeout = timeout };
     }
 
     private StateHandoffConfig MapHandoff(YamlSection section, bool impliedEnabled)

@@ -14,7 +14,8 @@ internal static class ConfigSchema
     public static readonly string[] Readiness = ["mode", "timeout", "delay", "watchdog"];
     public static readonly string[] Orchestration = ["strategy", "preflight", "drain_timeout", "canary", "state_handoff", "restart"];
     public static readonly string[] Preflight = ["run", "timeout"];
-    public static readonly string[] Canary = ["enabled", "soak_time"];
+    public static readonly string[] Canary = ["enabled", "soak_time", "failure_threshold", "max_error_rate", "min_requests", "health_timeout", "probe"];
+    public static readonly string[] Probe = ["run", "interval", "timeout"];
     public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size", "manifest"];
     public static readonly string[] Restart = ["backoff_initial", "backoff_max"];
     public static readonly string[] Control = ["socket_path"];
@@ -23,7 +24,7 @@ internal static class ConfigSchema
     private static readonly (string Section, string[] Keys)[] Sections =
     [
         ("", Root), ("service", Service), ("listeners", Listener), ("readiness", Readiness),
-        ("orchestration", Orchestration), ("orchestration.preflight", Preflight), ("orchestration.canary", Canary),
+        ("orchestration", Orchestration), ("orchestration.preflight", Preflight), ("orchestration.canary", Canary), ("orchestration.canary.probe", Probe),
         ("orchestration.state_handoff", StateHandoff), ("orchestration.restart", Restart), ("handoff", StateHandoff),
         ("control", Control), ("observability", Observability),
     ];
@@ -68,6 +69,14 @@ internal static class ConfigSchema
         ["orchestration.canary"] = "canary: {enabled: true, soak_time: 30s}",
         ["orchestration.canary.enabled"] = "enabled: true",
         ["orchestration.canary.soak_time"] = "soak_time: 30s",
+        ["orchestration.canary.failure_threshold"] = "failure_threshold: 3",
+        ["orchestration.canary.max_error_rate"] = "max_error_rate: 5%",
+        ["orchestration.canary.min_requests"] = "min_requests: 20",
+        ["orchestration.canary.health_timeout"] = "health_timeout: 5s",
+        ["orchestration.canary.probe"] = "probe: {run: [\"curl\", \"-sf\", \"--unix-socket\", \"/run/app/gen-${AETERNA_GENERATION}.sock\", \"http://probe/healthz\"]}",
+        ["orchestration.canary.probe.run"] = "run: [\"/app/probe.sh\", \"${AETERNA_PID}\"]",
+        ["orchestration.canary.probe.interval"] = "interval: 1s",
+        ["orchestration.canary.probe.timeout"] = "timeout: 1s",
         ["orchestration.state_handoff"] = "state_handoff: {enabled: true, mechanism: pipe}",
         ["orchestration.restart"] = "restart: {backoff_initial: 100ms, backoff_max: 30s}",
         ["orchestration.restart.backoff_initial"] = "backoff_initial: 100ms",

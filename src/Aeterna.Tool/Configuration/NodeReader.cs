@@ -137,6 +137,23 @@ internal sealed class NodeReader(string file)
         return value;
     }
 
+    /// <summary>A rate from 0 to 1, written as a fraction (0.05) or a percentage ("5%").</summary>
+    public double Rate(YamlSection section, string key, double fallback)
+    {
+        string? text = Scalar(section, key, "a fraction such as 0.05 or a percentage such as 5%");
+        if (text is null) return fallback;
+        var entry = section[key]!;
+        string t = text.Trim();
+        bool percent = t.EndsWith('%');
+        if (double.TryParse(percent ? t[..^1] : t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value))
+        {
+            if (percent) value /= 100;
+            if (value is >= 0 and <= 1) return value;
+        }
+        Error(At(entry), $"{entry.Path} is '{ConfigText.Show(text)}'; it must be a fraction from 0 to 1 or a percentage from 0% to 100%.", $"Write it like this: {ConfigSchema.Example(entry.Path)}");
+        return fallback;
+    }
+
     /// <summary>A byte size (<see cref="ByteSize"/>) of at least <paramref name="min"/>.</summary>
     public long Size(YamlSection section, string key, long fallback, long min)
     {

@@ -20,7 +20,7 @@ internal sealed record RelayProgress(string Phase, bool Started, double Millisec
 /// <see cref="RelayFailedException"/>, and the catch at the bottom makes sure the old generation
 /// is left serving.
 /// </summary>
-internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner preflight, IStateHandover handover, EventLog log)
+internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner preflight, IStateHandover handover, CanaryWatch canary, EventLog log)
 {
     public async Task RunAsync(RelayReport report, RelayOptions options, Action<RelayProgress> progress, CancellationToken cancel)
     {
@@ -82,7 +82,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // 6. Soak: n+1 serves under watch (stateless: beside n; stateful: n waits frozen as the
             // rollback target); failure rolls back.
             var soak = options.SoakOverride ?? (config.Orchestration.Canary.Enabled ? config.Orchestration.Canary.SoakTime : TimeSpan.Zero);
-            await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, soak, options.RollbackRequested, cancel)));
+            await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, config, soak, options.RollbackRequested, cancel)));
 
             // 7. Commit: n+1 becomes the active generation; n drains (a frozen n forwards what its
             // keep-alive clients still send) and exits.
@@ -130,21 +130,32 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
     }
 
     /// <summary>Waits <paramref name="soak"/> while n+1 serves; its exit or a missed watchdog fails the relay.</summary>
-    private static async Task<string> SoakAsync(Generation next, TimeSpan soak, Task<string>? rollback, CancellationToken cancel)
+    /// <summary>
+    /// Waits <paramref name="soak"/> while n+1 serves; its exit, a missed watchdog, the canary watch
+    /// (health, error rate, probe) or a requested rollback fail the relay.
+    /// </summary>
+    private async Task<string> SoakAsync(Generation next, AeternaConfig config, TimeSpan soak, Task<string>? rollback, CancellationToken cancel)
     {
         if (soak <= TimeSpan.Zero)
             return "skipped (soak time 0)";
+        using var soaking = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var elapsed = Task.Delay(soak, cancel);
+        var watch = canary.WatchAsync(next, config, soaking.Token);
         rollback ??= new TaskCompletionSource<string>().Task;
-        var first = await Task.WhenAny(elapsed, next.Exited, next.WatchdogFailed, rollback);
+        var first = await Task.WhenAny(elapsed, next.Exited, next.WatchdogFailed, watch, rollback);
+        soaking.Cancel();
         if (first == rollback)
             throw new RelayFailedException(RelayOutcome.RolledBack, $"rollback requested ({await rollback}) during the soak");
         if (first == next.Exited)
             throw new RelayFailedException(RelayOutcome.RolledBack, $"generation {next.Number} {await next.Exited} during the soak");
         if (first == next.WatchdogFailed)
             throw new RelayFailedException(RelayOutcome.RolledBack, $"generation {next.Number} failed its watchdog during the soak: {await next.WatchdogFailed}");
+        if (first == watch)
+            throw new RelayFailedException(RelayOutcome.RolledBack, $"the canary failed: {await watch}");
         await elapsed; // throws when the supervisor is stopping
-        return $"healthy for {soak.TotalSeconds:0.###} s";
+        return next.Health is { } health
+            ? $"healthy for {soak.TotalSeconds:0.###} s ({health.Requests} requests served, {health.Errors} failed)"
+            : $"healthy for {soak.TotalSeconds:0.###} s";
     }
 
     /// <summary>Takes n+1 away again. Before it was ready it is killed; once it has served, it drains like any retiring generation.</summary>

@@ -130,10 +130,20 @@ internal sealed class Generation : IDisposable
     /// <summary>STATUS on the session.</summary>
     public void OnStatus(string text) => StatusText = text;
 
-    /// <summary>The last HEALTH report on the session, if any.</summary>
+    /// <summary>The last HEALTH report on the session, if any, and when it came (Stopwatch timestamp).</summary>
     public HealthMessage? Health { get; private set; }
 
-    public void OnHealth(HealthMessage health) => Health = health;
+    public long HealthTimestamp { get; private set; }
+
+    /// <summary>HEALTH reports with ok = false in a row, up to the last one.</summary>
+    public int UnhealthyInARow { get; private set; }
+
+    public void OnHealth(HealthMessage health)
+    {
+        UnhealthyInARow = health.Ok ? 0 : UnhealthyInARow + 1;
+        Health = health;
+        HealthTimestamp = Stopwatch.GetTimestamp();
+    }
 
     /// <summary>
     /// The generation is ready: from now on its watchdog is watched (during a relay's soak as

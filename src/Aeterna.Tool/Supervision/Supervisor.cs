@@ -48,7 +48,8 @@ internal sealed class Supervisor
         ConfigPath = config.SourcePath;
         _log = log;
         _spawner = new ProcessSpawner(_reaper);
-        _relay = new RelayOrchestrator(this, new PreflightRunner(_spawner), new StateHandover(log), log);
+        var commands = new CommandRunner(_spawner);
+        _relay = new RelayOrchestrator(this, new PreflightRunner(commands), new StateHandover(log), new CanaryWatch(commands), log);
     }
 
     public string ConfigPath { get; }
@@ -264,6 +265,8 @@ internal sealed class Supervisor
             MaxStateSize = handoff.MaxStateSize,
             TimeoutMs = handoff.Timeout.TotalMilliseconds,
             DrainTimeoutMs = generation.Config.Orchestration.DrainTimeout.TotalMilliseconds,
+            // Three reports fit in the health timeout, so one late report is not silence.
+            HealthIntervalMs = Math.Min(1000, generation.Config.Orchestration.Canary.HealthTimeout.TotalMilliseconds / 3),
         };
     }
 

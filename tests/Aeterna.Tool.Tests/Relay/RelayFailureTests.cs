@@ -45,22 +45,35 @@ public sealed class RelayFailureTests(ITestOutputHelper output)
         FailedRelayAsync(c => c with { Command = [.. c.Command, "--mode", "stop-watchdog-after=0.5"], Watchdog = "500ms", Soak = "4s" },
             expectedCode: 1, expectedOutcome: "rolled_back", reasonContains: "watchdog");
 
+    [Fact]
+    public async Task A_canary_whose_per_generation_probe_fails_rolls_back()
+    {
+        // The probe reaches each generation's own health socket, never the shared listener.
+        using var healthDir = new TempDirectory();
+        string[] probe = ["python3", "-c", $"import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('{healthDir.Path}/gen-${{AETERNA_GENERATION}}.sock'); s.sendall(b'GET /healthz HTTP/1.0\\r\\n\\r\\n'); sys.exit(0 if b' 200 ' in s.recv(100) else 1)"];
+        await FailedRelayAsync(c => c with { Command = [.. c.Command, "--health-socket", healthDir.Path, "--mode", "unhealthy"], Soak = "10s", Probe = probe },
+            expectedCode: 1, expectedOutcome: "rolled_back", reasonContains: "the probe of generation 2 failed 3 times in a row",
+            healthy: c => c with { Command = [.. c.Command, "--health-socket", healthDir.Path], Probe = probe });
+    }
+
     /// <summary>
     /// Starts a healthy service under load, rewrites the config with <paramref name="change"/>
     /// (null writes an invalid file), relays, and checks the outcome and that nothing was disturbed.
     /// </summary>
-    private async Task FailedRelayAsync(Func<TestConfig, TestConfig?> change, int expectedCode, string? expectedOutcome, string reasonContains, string? outputContains = null)
+    private async Task FailedRelayAsync(Func<TestConfig, TestConfig?> change, int expectedCode, string? expectedOutcome, string reasonContains, string? outputContains = null,
+        Func<TestConfig, TestConfig>? healthy = null)
     {
         using var dir = new TempDirectory();
         int port = FreePort.Get();
-        var healthy = new TestConfig { Command = ["python3", TestApps.PythonServer], Port = port, Watchdog = "2s", Drain = "5s" };
-        string configPath = healthy.WriteTo(dir);
+        var baseline = new TestConfig { Command = ["python3", TestApps.PythonServer], Port = port, Watchdog = "2s", Drain = "5s" };
+        var healthyConfig = healthy?.Invoke(baseline) ?? baseline;
+        string configPath = healthyConfig.WriteTo(dir);
         await using var supervisor = SupervisorProcess.Start(configPath, output);
         await supervisor.WaitForActiveAsync(1);
         string url = $"http://127.0.0.1:{port}/";
         int before = await RelayUnderLoadTests.ServingPidAsync(url);
 
-        var changed = change(healthy);
+        var changed = change(healthyConfig);
         File.WriteAllText(configPath, changed?.ToYaml() ?? "service:\n  command: [\"python3\"]\n  bogus_key: 1\n");
         var load = WrkLoad.Start(url, connections: 8);
         await Task.Delay(300);

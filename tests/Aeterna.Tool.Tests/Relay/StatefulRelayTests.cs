@@ -106,6 +106,21 @@ public sealed class StatefulRelayTests(ITestOutputHelper output)
             rollbackContains: "resumed from the state it froze with");
 
     [Fact]
+    public Task A_canary_whose_health_checks_fail_rolls_back_and_hands_its_state_back() =>
+        FailedHandoverAsync(c => c with { Environment = ["STATEFUL_MODE=unhealthy"], Soak = "10s" }, "reported unhealthy 3 times in a row: store: Unhealthy test: unhealthy on purpose",
+            expectedCode: 1, rollbackContains: "handed its state back");
+
+    [Fact]
+    public Task A_canary_failing_too_many_requests_rolls_back() =>
+        FailedHandoverAsync(c => c with { Environment = ["STATEFUL_MODE=flaky"], Soak = "10s" }, "max_error_rate is 10%",
+            expectedCode: 1, rollbackContains: "handed its state back",
+            duringSoak: async port =>
+            {
+                using var http = new HttpClient();
+                for (int i = 0; i < 25; i++) await http.GetAsync($"http://127.0.0.1:{port}/flaky");
+            });
+
+    [Fact]
     public async Task Rollback_during_the_soak_hands_the_state_back_with_the_canarys_writes()
     {
         using var dir = new TempDirectory();
@@ -222,7 +237,8 @@ public sealed class StatefulRelayTests(ITestOutputHelper output)
     /// with <paramref name="reasonContains"/>, wrk must see no failure, and the old generation
     /// must still serve every item.
     /// </summary>
-    private async Task FailedHandoverAsync(Func<TestConfig, TestConfig> change, string reasonContains, string? oldMode = null, int items = 20, int expectedCode = 1, string? rollbackContains = null)
+    private async Task FailedHandoverAsync(Func<TestConfig, TestConfig> change, string reasonContains, string? oldMode = null, int items = 20, int expectedCode = 1,
+        string? rollbackContains = null, Func<int, Task>? duringSoak = null)
     {
         using var dir = new TempDirectory();
         int port = FreePort.Get();
@@ -237,7 +253,13 @@ public sealed class StatefulRelayTests(ITestOutputHelper output)
         File.WriteAllText(configPath, change(healthy).ToYaml());
         var load = WrkLoad.Start($"http://127.0.0.1:{port}/", connections: 8);
         await Task.Delay(300);
-        var (code, report) = await supervisor.RelayAsync();
+        var relay = supervisor.RelayAsync();
+        if (duringSoak is not null)
+        {
+            await supervisor.WaitForLogAsync("relay 1: handover ok");
+            await duringSoak(port);
+        }
+        var (code, report) = await relay;
         await Task.Delay(500);
         var result = await load.StopAsync();
         string reason = report.GetProperty("reason").GetString() ?? "";

@@ -27,6 +27,9 @@ internal sealed record TestConfig
 
     public IReadOnlyList<string> Environment { get; init; } = [];
 
+    /// <summary>orchestration.canary.probe.run, probing every 200 ms.</summary>
+    public IReadOnlyList<string>? Probe { get; init; }
+
     /// <summary>orchestration.state_handoff keys (e.g. "timeout: 1s"), written when any is given.</summary>
     public IReadOnlyList<string> Handoff { get; init; } = [];
 
@@ -54,6 +57,8 @@ internal sealed record TestConfig
         y.AppendLine("  canary:");
         y.AppendLine($"    soak_time: {(Soak == "0s" ? "1ms" : Soak)}");
         y.AppendLine($"    enabled: {(Soak == "0s" ? "false" : "true")}");
+        if (Probe is not null)
+            y.AppendLine($"    probe: {{run: {List(Probe)}, interval: 200ms, timeout: 1s}}");
         y.AppendLine("  restart:");
         y.AppendLine("    backoff_initial: 50ms");
         y.AppendLine("    backoff_max: 1s");

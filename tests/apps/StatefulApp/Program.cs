@@ -15,6 +15,10 @@ builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 builder.AddAeterna(o => o.Listen("http", "tcp://127.0.0.1:8080"));
 builder.Services.AddRelayState<Store>();
 builder.Services.AddRelayState<Profile>();
+// STATEFUL_MODE=unhealthy: the app's own health check fails (the supervisor hears it through HEALTH).
+builder.Services.AddHealthChecks().AddCheck("store", () => Environment.GetEnvironmentVariable("STATEFUL_MODE") == "unhealthy"
+    ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("test: unhealthy on purpose")
+    : Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
 var app = builder.Build();
 
@@ -44,6 +48,8 @@ app.MapPut("/profile/{name}", (string name, Profile profile) =>
     return Results.NoContent();
 });
 app.MapGet("/profile", (Profile profile) => Results.Text($"{profile.Name} {profile.Revision}"));
+// STATEFUL_MODE=flaky: this endpoint fails (500), to drive the canary's error rate.
+app.MapGet("/flaky", () => mode == "flaky" ? Results.StatusCode(500) : Results.Ok());
 app.MapGet("/memory", (Store store) => new MemoryInfo(store.Memory?.Length ?? 0, store.MemoryChecksum()));
 app.Run();
 

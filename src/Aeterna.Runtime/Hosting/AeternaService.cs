@@ -19,6 +19,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
     private readonly CancellationTokenSource _stopping = new();
     private Task _participant = Task.CompletedTask;
     private Task _health = Task.CompletedTask;
+    private Task _checkpoints = Task.CompletedTask;
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
@@ -30,7 +31,8 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
             return;
         }
         if (session.Welcome.ExpectState)
-            logger.LogInformation("aeterna: generation {Generation}: connections wait until the state of generation {From} is imported", session.Welcome.Generation, session.Welcome.FromGeneration);
+            logger.LogInformation("aeterna: generation {Generation}: connections wait until the state {From} is imported", session.Welcome.Generation,
+                session.Welcome.FromCheckpoint ? "of the last checkpoint" : $"of generation {session.Welcome.FromGeneration}");
         else
             accepts.Open();
     }
@@ -57,6 +59,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
         context.Participant = participant;
         _participant = participant.RunAsync(_stopping.Token);
         _health = new HealthReporter(session, requests, services.GetService(typeof(HealthCheckService)) as HealthCheckService, logger).RunAsync(_stopping.Token);
+        _checkpoints = new CheckpointWriter(session, states, requests, () => participant.IsFrozen, logger).RunAsync(_stopping.Token);
         await session.SendAsync(FrameType.Ready, new ReadyMessage(session.Welcome.ExpectState ? "warm; waiting for state" : "serving"), ProtocolJson.Default.ReadyMessage, cancellationToken).ConfigureAwait(false);
     }
 
@@ -67,7 +70,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
         _stopping.Cancel();
-        await Task.WhenAll(_participant, _health).ConfigureAwait(false);
+        await Task.WhenAll(_participant, _health, _checkpoints).ConfigureAwait(false);
         context.Session?.Dispose();
     }
 }

@@ -26,6 +26,7 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     private int _inFlight;
     private long _served;
     private long _failed;
+    private TaskCompletionSource? _paused;
     private TaskCompletionSource? _idle;
     private TaskCompletionSource _serving = Completed();
 
@@ -41,6 +42,13 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         Interlocked.Increment(ref _inFlight);
+        while (Volatile.Read(ref _paused) is { } paused)
+        {
+            // A checkpoint is being taken: wait (it takes about as long as serializing the state).
+            Exit();
+            await paused.Task.ConfigureAwait(false);
+            Interlocked.Increment(ref _inFlight);
+        }
         if (Volatile.Read(ref _frozen) == 1)
         {
             Exit();
@@ -90,15 +98,34 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     {
         Interlocked.Exchange(ref _serving, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         Interlocked.Exchange(ref _frozen, 1);
+        await WaitIdleAsync(cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>Completes when no request is in the app (after a freeze or pause no new one enters).</summary>
+    private async Task WaitIdleAsync(CancellationToken cancel)
+    {
         while (true)
         {
             var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Interlocked.Exchange(ref _idle, idle);
-            // Interlocked on both sides: a request either saw the freeze, or is counted here.
+            // Interlocked on both sides: a request either saw the freeze or pause, or is counted here.
             if (Interlocked.CompareExchange(ref _inFlight, 0, 0) == 0) return;
             await idle.Task.WaitAsync(cancel).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Holds new requests (they wait, they are not forwarded) and completes when the requests in
+    /// flight have finished: the state is still for a moment, long enough to take a checkpoint.
+    /// <see cref="Unpause"/> lets the held requests in.
+    /// </summary>
+    public async Task PauseAsync(CancellationToken cancel)
+    {
+        Interlocked.Exchange(ref _paused, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        await WaitIdleAsync(cancel).ConfigureAwait(false);
+    }
+
+    public void Unpause() => Interlocked.Exchange(ref _paused, null)?.TrySetResult();
 
     /// <summary>Serve from local state again (commit of an import, or resume after a failed relay).</summary>
     public void Serve()

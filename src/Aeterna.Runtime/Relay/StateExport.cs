@@ -92,7 +92,7 @@ internal static class StateExport
     /// The state bytes in a new memfd, written with write(2) (no mapping, so it can be sealed
     /// against writes): the importer maps it read-only and knows nobody can change it.
     /// </summary>
-    private static SafeFileHandle SealedCopy(ReadOnlySpan<byte> bytes)
+    internal static SafeFileHandle SealedCopy(ReadOnlySpan<byte> bytes)
     {
         var file = new SafeFileHandle(Libc.CreateMemoryFile("aeterna:state", bytes.Length), ownsHandle: true);
         try
@@ -109,7 +109,7 @@ internal static class StateExport
     }
 
     /// <summary>Collects the RelayMemory regions an export meets; the same region twice is sent once.</summary>
-    private sealed class RegionCollector : IRegionSink
+    internal sealed class RegionCollector : IRegionSink
     {
         public List<MemoryRegion> Regions { get; } = [];
 

@@ -81,6 +81,10 @@ internal sealed class SupervisorSession : IDisposable
     public Task SendAsync<T>(FrameType type, T message, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json, CancellationToken cancel = default) =>
         _channel.SendAsync(type, message, json, cancel: cancel);
 
+    /// <summary>Sends a frame with file descriptors attached.</summary>
+    public Task SendAsync<T>(FrameType type, T message, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json, IReadOnlyList<System.Runtime.InteropServices.SafeHandle> fds, CancellationToken cancel = default) =>
+        _channel.SendAsync(type, message, json, fds, cancel);
+
     /// <summary>The next frame from the supervisor; <see cref="ProtocolException"/> (Closed) when it went away.</summary>
     public Task<Frame> ReceiveAsync(CancellationToken cancel) => _channel.ReceiveAsync(cancel);
 

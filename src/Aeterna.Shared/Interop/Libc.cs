@@ -57,7 +57,25 @@ internal static unsafe partial class Libc
         return result;
     }
 
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_DIRECTORY = 0x10000;
+
+    [LibraryImport(Lib, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    /// <summary>
+    /// fsync(2) of a directory, so that a rename into it survives a crash (the BCL cannot open a
+    /// directory as a file); false when the file system refuses.
+    /// </summary>
+    public static bool SyncDirectory(string path)
+    {
+        int fd = Open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return false;
+        try { return Fsync(fd) == 0; }
+        finally { Close(fd); }
+    }
 
     [LibraryImport(Lib, EntryPoint = "strerror")]
     private static partial nint StrError(int errno);

@@ -33,6 +33,9 @@ internal enum FrameType : byte
     Resume = 0x17,
     Failed = 0x18,
 
+    /// <summary>Generation → supervisor, with the state memfd and region fds: a checkpoint to restart from after a crash.</summary>
+    Checkpoint = 0x20,
+
     // Transfer: exporting generation → importing generation.
     StateBegin = 0x30,
     StateChunk = 0x31,

@@ -63,6 +63,12 @@ internal sealed record WelcomeMessage
 
     /// <summary>How often to send HEALTH (0: don't).</summary>
     public double HealthIntervalMs { get; init; }
+
+    /// <summary>How often to send a CHECKPOINT (0: don't).</summary>
+    public double CheckpointIntervalMs { get; init; }
+
+    /// <summary>With expect_state: the state comes from the supervisor's last checkpoint (a restart after a crash), not from a running generation.</summary>
+    public bool FromCheckpoint { get; init; }
 }
 
 /// <summary>Supervisor → generation: the session is refused; the connection closes.</summary>
@@ -125,6 +131,25 @@ internal sealed record ResumeMessage(int Transfer, string Reason);
 /// <summary>A generation → supervisor: its part of the transfer failed.</summary>
 internal sealed record FailedMessage(int Transfer, string Code, string Error);
 
+/// <summary>
+/// Generation → supervisor: a checkpoint. The fds are the sealed state memfd (as for mechanism shm)
+/// followed by the RelayMemory regions, in the order of <see cref="Regions"/>.
+/// </summary>
+internal sealed record CheckpointMessage
+{
+    public required StateSection[] Sections { get; init; }
+
+    public required StateRegion[] Regions { get; init; }
+
+    public long StateBytes { get; init; }
+
+    /// <summary>When the state was taken (CLOCK_MONOTONIC ns).</summary>
+    public long TakenNs { get; init; }
+
+    /// <summary>How long requests were held while it was taken.</summary>
+    public double PauseMs { get; init; }
+}
+
 /// <summary>Exporter → importer, first transfer frame: what follows.</summary>
 internal sealed record StateBeginMessage
 {
@@ -166,6 +191,7 @@ internal sealed record StateEndMessage(long StateBytes, int Regions);
 [JsonSerializable(typeof(AbortMessage))]
 [JsonSerializable(typeof(ResumeMessage))]
 [JsonSerializable(typeof(FailedMessage))]
+[JsonSerializable(typeof(CheckpointMessage))]
 [JsonSerializable(typeof(StateBeginMessage))]
 [JsonSerializable(typeof(StateEndMessage))]
 internal sealed partial class ProtocolJson : JsonSerializerContext;

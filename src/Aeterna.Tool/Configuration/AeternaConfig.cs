@@ -165,6 +165,12 @@ internal sealed record StateHandoffConfig
     /// <summary>The budget of one export (freeze included) and of one import.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often the active generation sends a checkpoint of its state; zero: never.</summary>
+    public TimeSpan CheckpointInterval { get; init; }
+
+    /// <summary>Where the last checkpoint is also written (atomically), so that a restarted supervisor resumes from it; null: kept in memory only.</summary>
+    public string? CheckpointPath { get; init; }
+
     /// <summary>The new build's relay manifest for the schema pre-flight; null: found beside the program or .dll of the command.</summary>
     public string? Manifest { get; init; }
 

@@ -459,8 +459,28 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             Mechanism = reader.Choice(section, "mechanism", defaults.Mechanism, Mechanisms),
             Timeout = reader.Duration(section, "timeout", defaults.Timeout, allowZero: false),
             MaxStateSize = reader.Size(section, "max_state_size", defaults.MaxStateSize, min: 1024),
-            Manifest = reader.Scalar(section, "manifest", "a string (a file path)") is { } manifest ? Path.GetFullPath(manifest, BaseDirectory) : null,
+            Manifest = FilePath(section, "manifest"),
+            CheckpointInterval = reader.Duration(section, "checkpoint_interval", TimeSpan.Zero, allowZero: true),
+            CheckpointPath = FilePath(section, "checkpoint_path"),
         };
+    }
+
+    /// <summary>A file path, absolute or relative to the config's directory; null when absent or invalid (reported).</summary>
+    private string? FilePath(YamlSection section, string key)
+    {
+        string? given = reader.Scalar(section, key, "a string (a file path)");
+        if (given is null) return null;
+        try
+        {
+            if (given.Contains('\0') || given.EndsWith('/')) throw new ArgumentException(null, nameof(key));
+            return Path.GetFullPath(given, BaseDirectory);
+        }
+        catch (ArgumentException)
+        {
+            var entry = section[key]!;
+            reader.Error(NodeReader.At(entry), $"{entry.Path} '{ConfigText.Show(given)}' is not a valid file path.", $"Write a file path, e.g. {ConfigSchema.Example(entry.Path)}");
+            return null;
+        }
     }
 
     private RestartConfig MapRestart(YamlSection orchestration)

@@ -16,7 +16,7 @@ internal static class ConfigSchema
     public static readonly string[] Preflight = ["run", "timeout"];
     public static readonly string[] Canary = ["enabled", "soak_time", "failure_threshold", "max_error_rate", "min_requests", "health_timeout", "probe"];
     public static readonly string[] Probe = ["run", "interval", "timeout"];
-    public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size", "manifest"];
+    public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size", "manifest", "checkpoint_interval", "checkpoint_path"];
     public static readonly string[] Restart = ["backoff_initial", "backoff_max"];
     public static readonly string[] Control = ["socket_path"];
     public static readonly string[] Observability = ["metrics_port", "log_level", "log_format"];
@@ -94,6 +94,8 @@ internal static class ConfigSchema
         ["timeout"] = "timeout: 5s",
         ["max_state_size"] = "max_state_size: 1GiB",
         ["manifest"] = "manifest: ./app/MyAgent.relay.json",
+        ["checkpoint_interval"] = "checkpoint_interval: 10s",
+        ["checkpoint_path"] = "checkpoint_path: /var/lib/agent/state.checkpoint",
     };
 
     /// <summary>An example line for <paramref name="path"/> ("listeners[2].address" → "address: tcp://0.0.0.0:8080").</summary>

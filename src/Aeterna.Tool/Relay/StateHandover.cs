@@ -1,4 +1,5 @@
 using Aeterna.Protocol;
+using Aeterna.Tool.Checkpoints;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Sessions;
@@ -65,6 +66,45 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             }
         }
         return $"{await ResumeAsync(original, handoff).ConfigureAwait(false)}; {lost}";
+    }
+
+    /// <summary>
+    /// Feeds a restarted generation the last checkpoint: the supervisor itself is the exporter here,
+    /// passing the checkpoint's fds (never its bytes) on the transfer socket. If that fails, the
+    /// generation is told to serve anyway, empty, rather than not at all. Returns what happened.
+    /// </summary>
+    public async Task<string> RestoreAsync(Generation to, Checkpoint checkpoint, StateHandoffConfig handoff)
+    {
+        if (to.Session is not { } importer) return $"generation {to.Number} has no session; its checkpoint was not restored";
+        int id = Interlocked.Increment(ref _lastTransfer);
+        using var deadline = new CancellationTokenSource(handoff.Timeout + TimeSpan.FromSeconds(1));
+        string age = $"{checkpoint.Age.TotalSeconds:0.#} s";
+        try
+        {
+            var (mine, theirs) = FrameChannel.CreatePair();
+            using (theirs)
+                await importer.SendAsync(FrameType.Import, new ImportMessage(id, checkpoint.Generation), ProtocolJson.Default.ImportMessage, [theirs], deadline.Token).ConfigureAwait(false);
+            using (var exporter = FrameChannel.FromHandle(mine))
+            {
+                await exporter.SendAsync(FrameType.StateBegin, new StateBeginMessage { Mechanism = "shm", Sections = checkpoint.Sections, Regions = checkpoint.Regions, StateBytes = checkpoint.StateBytes },
+                    ProtocolJson.Default.StateBeginMessage, cancel: deadline.Token).ConfigureAwait(false);
+                var fds = new List<System.Runtime.InteropServices.SafeHandle> { checkpoint.StateFile };
+                fds.AddRange(checkpoint.RegionFiles);
+                for (int i = 0; i < fds.Count; i += FrameHeader.MaxFds)
+                    await exporter.SendAsync(FrameType.StateRegions, ReadOnlyMemory<byte>.Empty, fds.Skip(i).Take(FrameHeader.MaxFds).ToList(), deadline.Token).ConfigureAwait(false);
+                await exporter.SendAsync(FrameType.StateEnd, new StateEndMessage(checkpoint.StateBytes, checkpoint.Regions.Length), ProtocolJson.Default.StateEndMessage, cancel: deadline.Token).ConfigureAwait(false);
+            }
+            using (await ReplyAsync(importer, id, FrameType.Prepared, "restore", deadline.Token).ConfigureAwait(false)) { }
+            await importer.SendAsync(FrameType.Commit, new CommitMessage(id), ProtocolJson.Default.CommitMessage, cancel: deadline.Token).ConfigureAwait(false);
+            using (await ReplyAsync(importer, id, FrameType.Accepting, "commit", deadline.Token).ConfigureAwait(false)) { }
+            return $"generation {to.Number} restored the checkpoint taken {age} ago by generation {checkpoint.Generation} ({Bytes(checkpoint.StateBytes)}{(checkpoint.Regions.Length > 0 ? $" + {checkpoint.Regions.Length} region(s) of {Bytes(checkpoint.RegionBytes)}" : "")}); what changed after it is lost";
+        }
+        catch (Exception e) when (e is TransferFailedException or ProtocolException or OperationCanceledException or SessionLostException or ObjectDisposedException)
+        {
+            string reason = e is OperationCanceledException ? "it took longer than state_handoff.timeout" : e.Message;
+            await TrySendAsync(importer, FrameType.Commit, new CommitMessage(id), ProtocolJson.Default.CommitMessage).ConfigureAwait(false);
+            return $"generation {to.Number} could not restore the checkpoint taken {age} ago ({reason}); it starts empty";
+        }
     }
 
     /// <summary>One transfer, FREEZE/IMPORT to COMMIT/ACCEPTING; throws <see cref="TransferFailedException"/> with the first cause.</summary>

@@ -7,18 +7,22 @@ namespace Aeterna.Tool.Sessions;
 /// <summary>
 /// The supervisor's end of one generation's session (docs/protocol.md, "Session"): what the
 /// generation said in HELLO, what it reports (READY, STATUS, HEALTH), and its answers in a
-/// hand-over (FROZEN, PREPARED, ACCEPTING, FAILED), which the hand-over reads in order.
+/// hand-over (FROZEN, PREPARED, ACCEPTING, FAILED), which the hand-over reads in order, and its
+/// CHECKPOINTs.
 /// </summary>
 internal sealed class GenerationSession : IDisposable
 {
     private readonly FrameChannel _channel;
     private readonly Channel<Frame> _replies = Channel.CreateUnbounded<Frame>();
 
-    public GenerationSession(FrameChannel channel, HelloMessage hello, Generation generation)
+    private readonly Action<GenerationSession, Frame> _onCheckpoint;
+
+    public GenerationSession(FrameChannel channel, HelloMessage hello, Generation generation, Action<GenerationSession, Frame> onCheckpoint)
     {
         _channel = channel;
         Hello = hello;
         Generation = generation;
+        _onCheckpoint = onCheckpoint;
     }
 
     public HelloMessage Hello { get; }
@@ -54,6 +58,9 @@ internal sealed class GenerationSession : IDisposable
                         break;
                     case FrameType.Health:
                         using (frame) Generation.OnHealth(frame.Read(ProtocolJson.Default.HealthMessage));
+                        break;
+                    case FrameType.Checkpoint:
+                        using (frame) _onCheckpoint(this, frame);
                         break;
                     case FrameType.Frozen or FrameType.Prepared or FrameType.Accepting or FrameType.Failed:
                         _replies.Writer.TryWrite(frame);

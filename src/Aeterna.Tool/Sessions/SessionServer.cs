@@ -23,21 +23,23 @@ internal sealed class SessionServer : IDisposable
     private readonly Socket _listener;
     private readonly Func<string, Generation?> _findGeneration;
     private readonly Func<Generation, HelloMessage, WelcomeMessage> _welcome;
+    private readonly Action<GenerationSession, Frame> _onCheckpoint;
     private readonly EventLog _log;
     private readonly uint _uid = Libc.GetEffectiveUserId();
 
-    private SessionServer(string path, Socket listener, Func<string, Generation?> findGeneration, Func<Generation, HelloMessage, WelcomeMessage> welcome, EventLog log)
+    private SessionServer(string path, Socket listener, Func<string, Generation?> findGeneration, Func<Generation, HelloMessage, WelcomeMessage> welcome, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
     {
         Path = path;
         _listener = listener;
         _findGeneration = findGeneration;
         _welcome = welcome;
+        _onCheckpoint = onCheckpoint;
         _log = log;
     }
 
     public string Path { get; }
 
-    public static SessionServer Start(string path, Func<string, Generation?> findGeneration, Func<Generation, HelloMessage, WelcomeMessage> welcome, EventLog log)
+    public static SessionServer Start(string path, Func<string, Generation?> findGeneration, Func<Generation, HelloMessage, WelcomeMessage> welcome, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
     {
         ListenerSockets.RemoveStaleSocket(path);
         if (System.IO.Path.Exists(path))
@@ -52,7 +54,7 @@ internal sealed class SessionServer : IDisposable
         }
         finally { Libc.Umask(previous); }
         listener.Listen(64);
-        var server = new SessionServer(path, listener, findGeneration, welcome, log);
+        var server = new SessionServer(path, listener, findGeneration, welcome, onCheckpoint, log);
         _ = server.AcceptLoopAsync();
         return server;
     }
@@ -94,7 +96,7 @@ internal sealed class SessionServer : IDisposable
                 await RejectAsync(channel, "unknown_token", "AETERNA_TOKEN does not belong to a generation of this supervisor (a process started some other way, or a generation that has exited)").ConfigureAwait(false);
                 return;
             }
-            var session = new GenerationSession(channel, hello, generation);
+            var session = new GenerationSession(channel, hello, generation, _onCheckpoint);
             if (!generation.AttachSession(session))
             {
                 await RejectAsync(channel, "duplicate", $"generation {generation.Number} already has a session").ConfigureAwait(false);

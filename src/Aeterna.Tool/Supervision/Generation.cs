@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Aeterna.Interop;
 using Aeterna.Protocol;
+using Aeterna.Tool.Checkpoints;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
@@ -52,6 +53,12 @@ internal sealed class Generation : IDisposable
 
     /// <summary>The generation whose state this one is to import (set when a relay starts it), or null.</summary>
     public Generation? StateSource { get; }
+
+    /// <summary>The checkpoint this one is to start from (a restart), or null.</summary>
+    public Checkpoint? RestoreFrom { get; init; }
+
+    /// <summary>Whether its WELCOME told it to wait for state before accepting.</summary>
+    public bool ExpectsState { get; set; }
 
     /// <summary>The Aeterna protocol session, once the generation opened one (apps using the runtime or an SDK do).</summary>
     public GenerationSession? Session => Volatile.Read(ref _session);

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Globalization;
 using System.Security.Cryptography;
+using Aeterna.Tool.Checkpoints;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Notify;
 using Aeterna.Tool.Processes;
@@ -23,7 +24,8 @@ internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<B
     /// <param name="number">The generation number.</param>
     /// <param name="config">The config to start it with.</param>
     /// <param name="stateSource">The generation whose state it will import (a relay), or null.</param>
-    public async Task<Generation> StartAsync(int number, AeternaConfig config, Generation? stateSource)
+    /// <param name="restoreFrom">The checkpoint it will start from (a restart), or null.</param>
+    public async Task<Generation> StartAsync(int number, AeternaConfig config, Generation? stateSource, Checkpoint? restoreFrom)
     {
         var notify = NotifySocket.Bind(Path.Combine(runtimeDirectory, $"notify-{number}.sock"));
         string token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -36,7 +38,7 @@ internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<B
                 config.Service.WorkingDirectory,
                 listeners.Select(l => l.Fd).ToArray());
             var process = await spawner.SpawnAsync(spec);
-            return new Generation(number, config, token, process, notify, stateSource);
+            return new Generation(number, config, token, process, notify, stateSource) { RestoreFrom = restoreFrom };
         }
         catch
         {

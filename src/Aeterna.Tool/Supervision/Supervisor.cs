@@ -1,5 +1,6 @@
 using Aeterna.Addresses;
 using System.Runtime.InteropServices;
+using Aeterna.Tool.Checkpoints;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Interop;
@@ -32,6 +33,8 @@ internal sealed class Supervisor
     private readonly RelayOrchestrator _relay;
     private readonly SupervisorNotifier _manager = new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
     private GenerationLauncher _launcher = null!;
+    private CheckpointStore _checkpoints = null!;
+    private readonly StateHandover _handover;
     private int _lastGenerationNumber;
     private int _lastRelayId;
     private RelayReport? _runningRelay;
@@ -49,7 +52,8 @@ internal sealed class Supervisor
         _log = log;
         _spawner = new ProcessSpawner(_reaper);
         var commands = new CommandRunner(_spawner);
-        _relay = new RelayOrchestrator(this, new PreflightRunner(commands), new StateHandover(log), new CanaryWatch(commands), log);
+        _handover = new StateHandover(log);
+        _relay = new RelayOrchestrator(this, new PreflightRunner(commands), _handover, new CanaryWatch(commands), log);
     }
 
     public string ConfigPath { get; }
@@ -73,7 +77,10 @@ internal sealed class Supervisor
         string runtimeDirectory = Path.GetDirectoryName(Config.Control.SocketPath)!;
         Directory.CreateDirectory(runtimeDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Listeners = ListenerBinder.BindAll(Config.Listeners);
-        using var sessions = SessionServer.Start(SessionSocketPath(Config), FindGeneration, Welcome, _log);
+        _checkpoints = new CheckpointStore(Config.Orchestration.StateHandoff.CheckpointPath, _log);
+        _checkpoints.Load();
+        using var checkpoints = _checkpoints;
+        using var sessions = SessionServer.Start(SessionSocketPath(Config), FindGeneration, Welcome, OnCheckpoint, _log);
         _launcher = new GenerationLauncher(_spawner, Listeners, runtimeDirectory, sessions.Path);
         using var control = ControlServer.Start(Config.Control.SocketPath, this, _log);
         using var signals = new SignalRouter(this, _log);
@@ -158,7 +165,8 @@ internal sealed class Supervisor
         {
             if (Active is not null) return true;
             Generation generation;
-            try { generation = await StartGenerationAsync(Config).ConfigureAwait(false); }
+            var checkpoint = Config.Orchestration.StateHandoff.Enabled ? _checkpoints.Latest : null;
+            try { generation = await StartGenerationAsync(Config, restoreFrom: checkpoint).ConfigureAwait(false); }
             catch (SpawnException e)
             {
                 _log.Error("generation.spawn", e.Message);
@@ -171,6 +179,9 @@ internal sealed class Supervisor
             switch (result)
             {
                 case ReadinessResult.Ready ready:
+                    if (generation.ExpectsState && generation.RestoreFrom is { } from)
+                        _log.Info("generation.restore", await _handover.RestoreAsync(generation, from, Config.Orchestration.StateHandoff).ConfigureAwait(false),
+                            ("generation", generation.Number), ("checkpoint_age_s", from.Age.TotalSeconds));
                     Activate(generation, Config);
                     _manager.Send($"READY=1\nSTATUS=generation {generation.Number} active (pid {generation.Pid})\nMAINPID={Environment.ProcessId}");
                     _log.Info("generation.ready", $"generation {generation.Number} (pid {generation.Pid}) is ready ({ready.Signal}) after {generation.Uptime.TotalMilliseconds:0} ms",
@@ -196,10 +207,10 @@ internal sealed class Supervisor
     /// Starts generation n+1 with <paramref name="config"/> (not yet active);
     /// <paramref name="stateSource"/> is the generation whose state it will take over, in a relay.
     /// </summary>
-    public async Task<Generation> StartGenerationAsync(AeternaConfig config, Generation? stateSource = null)
+    public async Task<Generation> StartGenerationAsync(AeternaConfig config, Generation? stateSource = null, Checkpoint? restoreFrom = null)
     {
         int number = Interlocked.Increment(ref _lastGenerationNumber);
-        var generation = await _launcher.StartAsync(number, config, stateSource).ConfigureAwait(false);
+        var generation = await _launcher.StartAsync(number, config, stateSource, restoreFrom).ConfigureAwait(false);
         lock (_gate) _generations.Add(generation);
         _log.Info("generation.start", $"generation {number} started: pid {generation.Pid}: {string.Join(' ', config.Service.Command)}",
             ("generation", number), ("pid", generation.Pid));
@@ -253,13 +264,17 @@ internal sealed class Supervisor
     {
         var handoff = generation.Config.Orchestration.StateHandoff;
         var source = generation.StateSource;
-        bool expectState = handoff.Enabled && hello.Stateful && source is { HasExited: false, Session.Stateful: true };
+        bool fromGeneration = handoff.Enabled && hello.Stateful && source is { HasExited: false, Session.Stateful: true };
+        bool fromCheckpoint = handoff.Enabled && hello.Stateful && source is null && generation.RestoreFrom is not null;
+        generation.ExpectsState = fromGeneration || fromCheckpoint;
         return new WelcomeMessage
         {
             Version = 1,
             Generation = generation.Number,
-            ExpectState = expectState,
-            FromGeneration = expectState ? source!.Number : null,
+            ExpectState = generation.ExpectsState,
+            FromGeneration = fromGeneration ? source!.Number : null,
+            FromCheckpoint = fromCheckpoint,
+            CheckpointIntervalMs = handoff.CheckpointInterval.TotalMilliseconds,
             Mechanism = handoff.Mechanism.ToString().ToLowerInvariant(),
             MaxFrameSize = FrameChannel.DefaultMaxPayload,
             MaxStateSize = handoff.MaxStateSize,
@@ -269,6 +284,17 @@ internal sealed class Supervisor
             HealthIntervalMs = Math.Min(1000, generation.Config.Orchestration.Canary.HealthTimeout.TotalMilliseconds / 3),
         };
     }
+
+    /// <summary>A CHECKPOINT from a generation: kept when it comes from the active one (a frozen or retiring one's state is no longer the service's).</summary>
+    private void OnCheckpoint(GenerationSession session, Frame frame)
+    {
+        if (session.Generation != Active || session.Generation.State != GenerationState.Active) return;
+        if (_checkpoints.Accept(frame, session.Generation.Number) is { } problem)
+            _log.Warn("checkpoint.refused", $"generation {session.Generation.Number} sent an unusable checkpoint: {problem}");
+    }
+
+    /// <summary>The last checkpoint's age, or null without one (for status and metrics).</summary>
+    public TimeSpan? CheckpointAge => _checkpoints?.Latest?.Age;
 
     /// <summary>What a relay cannot change (the supervisor holds it for its whole life), or null.</summary>
     public string? UnchangeableDifference(AeternaConfig next)

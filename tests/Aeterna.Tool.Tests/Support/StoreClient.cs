@@ -46,14 +46,21 @@ internal sealed class StoreClient(int port) : IDisposable
     /// </summary>
     public async Task<(List<string> Acknowledged, List<string> Failed)> WriteUntilAsync(CancellationToken stop)
     {
-        var acknowledged = new List<string>();
+        var (acknowledged, failed) = await WriteTimedUntilAsync(stop);
+        return ([.. acknowledged.Select(a => a.Key)], failed);
+    }
+
+    /// <summary>As <see cref="WriteUntilAsync"/>, with the Stopwatch timestamp at which each write was acknowledged.</summary>
+    public async Task<(List<(string Key, long AcknowledgedAt)> Acknowledged, List<string> Failed)> WriteTimedUntilAsync(CancellationToken stop)
+    {
+        var acknowledged = new List<(string, long)>();
         var failed = new List<string>();
         for (int i = 0; !stop.IsCancellationRequested; i++)
         {
             string key = $"k{i}";
             try
             {
-                if (await PutAsync(key, $"v{i}")) acknowledged.Add(key);
+                if (await PutAsync(key, $"v{i}")) acknowledged.Add((key, System.Diagnostics.Stopwatch.GetTimestamp()));
                 else failed.Add($"{key}: not acknowledged");
             }
             catch (HttpRequestException e)

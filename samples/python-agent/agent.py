@@ -267,11 +267,14 @@ def report_health(stop):
 listener = client.get_listener_socket("http", fallback=("127.0.0.1", int(os.environ.get("PORT", "8080"))))
 host, port = listener.getsockname()[:2]
 forward_address = ({"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), port)
-state = client.load_context(default=new_state)
-server = Server(listener.getsockname(), Handler, bind_and_activate=False)
-server.socket = listener
 signal.signal(signal.SIGTERM, lambda *_: client.drain())
 signal.signal(signal.SIGINT, lambda *_: client.drain())
+try:
+    state = client.load_context(default=new_state)   # READY, then the previous generation's state
+except aeterna.HandoverError as e:                    # the old generation keeps serving
+    sys.exit("python-agent: %s" % e)
+server = Server(listener.getsockname(), Handler, bind_and_activate=False)
+server.socket = listener
 stop_health = threading.Event()
 if client.supervised:
     threading.Thread(target=report_health, args=(stop_health,), daemon=True).start()

@@ -1181,6 +1181,8 @@ class AeternaClient:
                     raise self._import_error
                 if self._session_done.is_set():
                     raise HandoverError("the session ended before the state arrived: %s" % self._session_error)
+                if self._draining:
+                    raise HandoverError("drain() (SIGTERM) came before the state arrived")
                 if deadline is not None and time.monotonic() > deadline:
                     raise HandoverError("no state within %.1f s" % timeout)
                 self._imported.wait(0.05)

@@ -1369,7 +1369,7 @@ class AeternaClient:
             self._start_accepting(msg.get("transfer"))
         elif frame.type == ABORT:
             log.warning("aeterna: hand-over aborted: %s", msg.get("reason", ""))
-            if not self._imported.is_set() and not self._context_loaded:
+            if not self._imported.is_set() and not self._context_loaded and self._import_error is None:
                 self._import_error = HandoverError("the supervisor aborted the hand-over: %s"
                                                    % msg.get("reason", "no reason given"))
         else:

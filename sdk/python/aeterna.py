@@ -971,9 +971,10 @@ class AeternaClient:
 
     ``AeternaClient(format="pickle", mechanism=None)``: ``format`` is how the context is
     serialized at a relay (``"pickle"`` for any picklable object, ``"json"`` for plain data);
-    ``mechanism`` forces ``"pipe"`` or ``"shm"`` for the serialized bytes (default: the
-    supervisor's choice, and for ``auto`` shm from 64 KiB up). ``environ`` replaces
-    ``os.environ`` (for tests).
+    ``mechanism`` (``"pipe"`` or ``"shm"``) is how the serialized bytes travel when the
+    supervisor leaves the choice to the app (``state_handoff.mechanism: auto``, the default);
+    left at None, ``auto`` means shm from 64 KiB up. An explicit ``pipe`` or ``shm`` in the
+    supervisor's config wins. ``environ`` replaces ``os.environ`` (for tests).
 
     The session with the supervisor opens on the first call that needs it (``load_context``,
     ``ready``, ``status``, ``health``, or ``connect``) and then runs on a daemon thread. App

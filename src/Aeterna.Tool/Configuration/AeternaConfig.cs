@@ -27,6 +27,24 @@ internal sealed record AeternaConfig
     public required ControlConfig Control { get; init; }
 
     public required ObservabilityConfig Observability { get; init; }
+
+    /// <summary>Opt-in convergence: a change to the config file or to the watched paths relays.</summary>
+    public WatchConfig Watch { get; init; } = new();
+}
+
+/// <summary>What the supervisor watches for a new version to relay to (docs/configuration.md, <c>watch</c>).</summary>
+internal sealed record WatchConfig
+{
+    /// <summary>Relay when the config file changes.</summary>
+    public bool Config { get; init; }
+
+    /// <summary>Absolute files or directories (e.g. the app's binary, a release directory or its symlink); a change relays.</summary>
+    public IReadOnlyList<string> Paths { get; init; } = [];
+
+    /// <summary>A change must be quiet this long before it relays (a deploy writes several files).</summary>
+    public TimeSpan Debounce { get; init; } = TimeSpan.FromSeconds(2);
+
+    public bool Enabled => Config || Paths.Count > 0;
 }
 
 /// <summary>The service the supervisor runs: one process per generation.</summary>

@@ -52,8 +52,10 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
         var orchestration = MapOrchestration(root);
         var control = MapControl(root, listeners);
         var observability = MapObservability(root);
+        var watch = MapWatch(root);
         return new AeternaConfig
         {
+            Watch = watch,
             SourcePath = sourcePath,
             Service = service,
             Listeners = listeners,
@@ -540,6 +542,35 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             return null;
         }
         return full;
+    }
+
+    private WatchConfig MapWatch(YamlSection root)
+    {
+        var defaults = new WatchConfig();
+        var section = reader.Section(root, "watch", ConfigSchema.Watch);
+        if (section is null) return defaults;
+        var paths = new List<string>();
+        if (section["paths"] is { } entry && !NodeReader.IsNull(entry.Value))
+        {
+            if (entry.Value is not YamlSequenceNode list)
+                reader.WrongKind(entry.Path, entry.Value, entry.Value.Start, "a list of paths");
+            else
+                foreach (var item in list.Children)
+                {
+                    if (item is not YamlScalarNode { Value: { Length: > 0 } text } || text.Contains('\0'))
+                    {
+                        reader.WrongKind("each item of watch.paths", item, item.Start, "a path", "watch.paths");
+                        continue;
+                    }
+                    paths.Add(Path.GetFullPath(text, BaseDirectory));
+                }
+        }
+        return new WatchConfig
+        {
+            Config = reader.Bool(section, "config", defaults.Config),
+            Paths = paths,
+            Debounce = reader.Duration(section, "debounce", defaults.Debounce, allowZero: true),
+        };
     }
 
     private ObservabilityConfig MapObservability(YamlSection root)

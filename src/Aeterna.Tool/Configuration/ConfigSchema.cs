@@ -8,7 +8,8 @@ namespace Aeterna.Tool.Configuration;
 /// </summary>
 internal static class ConfigSchema
 {
-    public static readonly string[] Root = ["version", "service", "listeners", "readiness", "orchestration", "handoff", "control", "observability"];
+    public static readonly string[] Root = ["version", "service", "listeners", "readiness", "orchestration", "handoff", "control", "observability", "watch"];
+    public static readonly string[] Watch = ["config", "paths", "debounce"];
     public static readonly string[] Service = ["name", "command", "env", "working_dir"];
     public static readonly string[] Listener = ["name", "address", "backlog"];
     public static readonly string[] Readiness = ["mode", "timeout", "delay", "watchdog"];
@@ -26,7 +27,7 @@ internal static class ConfigSchema
         ("", Root), ("service", Service), ("listeners", Listener), ("readiness", Readiness),
         ("orchestration", Orchestration), ("orchestration.preflight", Preflight), ("orchestration.canary", Canary), ("orchestration.canary.probe", Probe),
         ("orchestration.state_handoff", StateHandoff), ("orchestration.restart", Restart), ("handoff", StateHandoff),
-        ("control", Control), ("observability", Observability),
+        ("control", Control), ("observability", Observability), ("watch", Watch),
     ];
 
     /// <summary>Names people reach for from other tools (compose, systemd), mapped to ours.</summary>
@@ -88,6 +89,10 @@ internal static class ConfigSchema
         ["observability.metrics_port"] = "metrics_port: \":9090\"",
         ["observability.log_level"] = "log_level: info",
         ["observability.log_format"] = "log_format: text",
+        ["watch"] = "watch: {config: true, paths: [\"/app/current\"], debounce: 2s}",
+        ["watch.config"] = "config: true",
+        ["watch.paths"] = "paths: [\"/app/current\"]",
+        ["watch.debounce"] = "debounce: 2s",
         ["enabled"] = "enabled: true",
         ["socket_path"] = "socket_path: /tmp/aeterna_srp.sock",
         ["mechanism"] = "mechanism: pipe",

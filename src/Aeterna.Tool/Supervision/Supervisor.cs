@@ -90,7 +90,9 @@ internal sealed class Supervisor
             + (Listeners.Count == 0 ? "no listeners" : "listeners: " + string.Join(", ", Listeners.Select(l => $"{l.Name}={l.BoundAddress}"))),
             ("pid", Environment.ProcessId), ("control_socket", Config.Control.SocketPath));
 
+        var watching = Config.Watch.Enabled ? new ChangeWatcher(this, _log).RunAsync(_stopping.Token) : Task.CompletedTask;
         await KeepServiceRunningAsync();
+        await watching;
         _manager.Send("STOPPING=1");
         int code = await StopAllAsync();
         foreach (var listener in Listeners)

@@ -8,7 +8,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Aeterna.Relay;
 
 /// <summary>What an import read and applied.</summary>
-internal sealed record ImportResult(string Mechanism, long StateBytes, int Regions, double Milliseconds, IReadOnlyList<string> SkippedSections);
+internal sealed record ImportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds, IReadOnlyList<string> SkippedSections);
 
 /// <summary>
 /// Reads state from the exporting generation (docs/protocol.md, "State transfer") and applies it
@@ -74,7 +74,7 @@ internal static class StateImport
             }
 
             var skipped = Apply(states, begin, received, stateMapping, regions, validateFirst);
-            return new ImportResult(begin.Mechanism, begin.StateBytes, regions.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds, skipped);
+            return new ImportResult(begin.Mechanism, begin.StateBytes, regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, skipped);
         }
         catch
         {

@@ -28,7 +28,7 @@ public sealed class StateTransferTests
 
         Assert.Equal(old.History, next.History);
         Assert.Equal(exported.StateBytes, import.StateBytes);
-        Assert.Equal(1, import.Regions);
+        Assert.Single(import.Regions);
         Assert.Equal(mechanism == "auto" ? "pipe" : mechanism, import.Mechanism);
         Assert.Equal(49_999.5f, next.Embeddings![99_999]);
 

@@ -213,7 +213,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(new ReadinessConfig(), c.Readiness);
         Assert.Equal(new CanaryConfig(), c.Orchestration.Canary);
         Assert.Equal(new StateHandoffConfig(), c.Orchestration.StateHandoff);
-        Assert.False(c.Orchestration.StateHandoff.Enabled);
+        Assert.True(c.Orchestration.StateHandoff.Enabled); // state an app registers must not be dropped silently
         Assert.Equal(new RestartConfig(), c.Orchestration.Restart);
         Assert.Empty(c.Orchestration.Preflight);
         Assert.Equal(new ObservabilityConfig(), c.Observability);
@@ -236,7 +236,7 @@ public sealed class ConfigLoaderTests : IDisposable
     public void TopLevelHandoffCanBeDisabledExplicitly()
     {
         var c = Valid("service:\n  command: [app]\nhandoff:\n  enabled: FALSE\n  mechanism: shm\n");
-        Assert.False(c.Orchestration.StateHandoff.Enabled);
+        Assert.True(c.Orchestration.StateHandoff.Enabled); // state an app registers must not be dropped silently
         Assert.Equal(HandoffMechanism.Shm, c.Orchestration.StateHandoff.Mechanism);
     }
 

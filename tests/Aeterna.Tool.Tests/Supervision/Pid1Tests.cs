@@ -19,12 +19,17 @@ public sealed class Pid1Tests(ITestOutputHelper output)
     public async Task Reaps_1000_orphaned_grandchildren(string init)
     {
         // Each "(sleep 0.3 &)" leaves an orphaned sleep behind; all 1,000 end up children of PID 1.
-        string service = "for i in $(seq 1000); do (sleep 0.3 &); done; echo spawned; " + Loop;
+        // The service then idles in tail, so that every "sleep" in the namespace is an orphan.
+        string service = "for i in $(seq 1000); do (sleep 0.3 &); done; echo spawned; exec tail -f /dev/null";
         await using var container = await Container.StartAsync(init, service, output);
         await container.WaitForOutputAsync("spawned", TimeSpan.FromSeconds(60));
-        await Task.Delay(1500); // the last sleeps end 0.3 s after they started
+        // The last sleeps end 0.3 s after they started, on a busy machine later: wait until no sleep
+        // is running any more. Then a zombie is one that was never reaped.
+        var clock = Stopwatch.StartNew();
+        while (container.Running("sleep") > 0 && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(100);
+        await Task.Delay(200); // the reaper's last waitpid
         int zombies = container.Zombies();
-        output.WriteLine($"{init}: {zombies} zombie(s) in the namespace");
+        output.WriteLine($"{init}: {zombies} zombie(s) in the namespace {clock.ElapsedMilliseconds} ms after the last spawn");
         Assert.Equal(0, zombies);
         if (init == "aeterna")
         {
@@ -130,22 +135,27 @@ public sealed class Pid1Tests(ITestOutputHelper output)
 
         public void Signal(int signal) => Assert.Equal(0, Posix.Kill(InitPid, signal));
 
+        /// <summary>Processes named <paramref name="command"/> in the init's namespace that are still running (not zombies).</summary>
+        public int Running(string command) => Count(stat => stat.Contains($"({command})", StringComparison.Ordinal) && !stat.Split(')')[^1].TrimStart().StartsWith('Z'));
+
         /// <summary>Zombie processes in the namespace of the init.</summary>
-        public int Zombies()
+        public int Zombies() => Count(stat => stat.Split(')')[^1].TrimStart().StartsWith('Z'));
+
+        private int Count(Func<string, bool> matches)
         {
             string ns = new FileInfo($"/proc/{InitPid}/ns/pid").LinkTarget!;
-            int zombies = 0;
+            int count = 0;
             foreach (var dir in Directory.EnumerateDirectories("/proc"))
             {
                 if (!int.TryParse(Path.GetFileName(dir), out _)) continue;
                 try
                 {
                     if (new FileInfo($"{dir}/ns/pid").LinkTarget != ns) continue;
-                    if (File.ReadAllText($"{dir}/stat").Split(')')[^1].TrimStart().StartsWith('Z')) zombies++;
+                    if (matches(File.ReadAllText($"{dir}/stat"))) count++;
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             }
-            return zombies;
+            return count;
         }
 
         public async Task<int> WaitForExitAsync()

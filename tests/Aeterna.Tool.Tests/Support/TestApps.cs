@@ -11,7 +11,7 @@ internal static class TestApps
     /// </summary>
     public static string PythonServer => Path.Combine(Apps, "python_server.py");
 
-    /// <summary>The .NET test app: Kestrel on the inherited listener (UseSystemd), READY=1, lame-duck drain.</summary>
+    /// <summary>The stateless .NET test app: ASP.NET Core with AddAeterna() (inherited listener, READY, lame-duck drain).</summary>
     public static string DotnetApp => Path.Combine(Apps, "DotnetApp", "bin", Repo.Configuration, "net10.0", "DotnetApp.dll");
 
     /// <summary>The stateful .NET test app (Aeterna.Runtime): a key-value store and a RelayMemory block; STATEFUL_MODE injects faults.</summary>

@@ -51,6 +51,10 @@ app.MapGet("/profile", (Profile profile) => Results.Text($"{profile.Name} {profi
 // STATEFUL_MODE=flaky: this endpoint fails (500), to drive the canary's error rate.
 app.MapGet("/flaky", () => mode == "flaky" ? Results.StatusCode(500) : Results.Ok());
 app.MapGet("/memory", (Store store) => new MemoryInfo(store.Memory?.Length ?? 0, store.MemoryChecksum()));
+// STATEFUL_BOOT_FLOATS=N: a cold boot that rebuilds its state (N floats of "embeddings") before it
+// serves: the baseline a relay's hand-over is measured against (bench/run handover).
+if (long.TryParse(Environment.GetEnvironmentVariable("STATEFUL_BOOT_FLOATS"), out long bootFloats) && bootFloats > 0)
+    app.Services.GetRequiredService<Store>().FillMemory(bootFloats, seed: 1);
 app.Run();
 
 internal sealed record Served(int Pid, string Generation, int Items);

@@ -1,0 +1,197 @@
+"""Handover latency of stateful relays, side by side with a cold boot and the kernel's own costs.
+
+Reproduces seed 001's table on this machine with the real supervisor and a real Kestrel app on
+Aeterna.Runtime (tests/apps/StatefulApp), every scenario in one run:
+
+  chat state, 50 KiB, copied by pipe        (seed 001: ~15 ms)
+  RAG cache, 100 MiB in RelayMemory (fd)     (seed 001: ~40 ms)
+  large context, 1 GiB in RelayMemory (fd)   (seed 001: ~120 ms)
+  copied state, 100 MiB by shm (memfd)       (state that must be copied)
+  cold boot that rebuilds the 1 GiB state    (seed 001: 4,500 ms)
+
+The handover latency is the relay report's: the old generation stopped accepting -> the new one
+accepting (both CLOCK_MONOTONIC). Beside it: a raw stream of the same bytes over a Unix socket into
+a reused buffer, and one fd passed with SCM_RIGHTS (bench/rawstream.c), and, for RelayMemory, how
+long the new generation took to map every page readable (MADV_POPULATE_READ, after it accepted).
+
+Usage: bench/run handover [--quick]. Prints a table; writes bench/results/handover.json.
+"""
+import json, os, platform, re, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "src", "Aeterna.Tool", "bin", "Release", "net10.0", "dotnet-aeterna.dll")
+APP = os.path.join(ROOT, "tests", "apps", "StatefulApp", "bin", "Release", "net10.0", "StatefulApp.dll")
+QUICK = "--quick" in sys.argv
+RUNS = 5 if QUICK else 15
+GIB = 1 << 30
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args):
+    return subprocess.run(["dotnet", TOOL, *args], capture_output=True, text=True)
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+class Service:
+    """The supervisor running StatefulApp on a free port, in a temporary directory."""
+
+    def __init__(self, mechanism="auto", env=()):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="ae-handover-")
+        self.config = os.path.join(self.dir, "aeterna.yaml")
+        with open(self.config, "w") as f:
+            f.write(f"service:\n  name: bench\n  command: [\"dotnet\", \"{APP}\"]\n")
+            if env:
+                f.write("  env: [" + ", ".join(f'"{e}"' for e in env) + "]\n")
+            f.write(f"listeners:\n  - name: http\n    address: tcp://127.0.0.1:{self.port}\n"
+                    "readiness:\n  mode: auto\n  timeout: 120s\n"
+                    "orchestration:\n  drain_timeout: 3s\n  canary:\n    enabled: false\n"
+                    f"  state_handoff:\n    mechanism: {mechanism}\n    timeout: 60s\n    max_state_size: 2GiB\n")
+        self.log = open(os.path.join(self.dir, "supervisor.log"), "w+")
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(["dotnet", TOOL, "start", "-c", self.config], stdout=self.log, stderr=self.log)
+
+    def wait_active(self, timeout=180):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = cli("status", "-c", self.config, "--json")
+            if st.returncode == 0 and json.loads(st.stdout)["status"].get("active_generation"):
+                return json.loads(st.stdout)["status"]
+            time.sleep(0.05)
+        raise RuntimeError("no active generation; see " + self.log.name)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, method, path, body=None):
+        with urllib.request.urlopen(urllib.request.Request(self.url(path), data=body, method=method), timeout=600) as r:
+            return r.read()
+
+    def relay(self):
+        r = cli("relay", "-c", self.config, "--json", "--soak", "0")
+        report = json.loads([l for l in r.stdout.splitlines() if '"report"' in l][-1])["report"]
+        assert report["outcome"] == "committed", report
+        return report
+
+    def readable_ms(self, generation, timeout=30):
+        """The new generation's STATUS after it mapped its adopted memory."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status = json.loads(cli("status", "-c", self.config, "--json").stdout)["status"]
+            for g in status["generations"]:
+                m = re.search(r"mapped in ([0-9.]+) ms", g.get("status_text") or "")
+                if g["generation"] == generation and m:
+                    return float(m.group(1))
+            time.sleep(0.05)
+        return None
+
+    def ready_ms(self):
+        """Generation 1's start to ready, from the supervisor's log."""
+        self.log.flush()
+        with open(self.log.name) as f:
+            m = re.search(r"generation 1 \(pid \d+\) is ready .* after (\d+) ms", f.read())
+        return float(m.group(1)) if m else None
+
+    def stop(self):
+        cli("stop", "-c", self.config)
+        self.process.wait(60)
+
+
+def raw(bytes_, runs):
+    exe = os.path.join(tempfile.gettempdir(), "aeterna-rawstream")
+    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(ROOT, "bench", "rawstream.c"), "-lpthread"], check=True)
+    return json.loads(subprocess.run([exe, str(bytes_), str(runs)], capture_output=True, text=True, check=True).stdout)
+
+
+def put_items(service, count, value_bytes):
+    body = b"x" * value_bytes
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: service.request("PUT", f"/items/item{i:06d}", body), range(count)))
+
+
+def relay_scenario(name, mechanism, setup, runs, seed_ms):
+    service = Service(mechanism)
+    try:
+        service.wait_active()
+        setup(service)
+        latencies, readable, reports = [], [], []
+        for _ in range(runs):
+            report = service.relay()
+            h = report["handover"]
+            latencies.append(h["latency_ms"])
+            reports.append(h)
+            if h["regions"] > 0:
+                ms = service.readable_ms(report["to_generation"])
+                if ms is not None:
+                    readable.append(ms)
+        h = reports[-1]
+        return {
+            "scenario": name, "mechanism": h["mechanism"] + (" + regions by fd" if h["regions"] else ""),
+            "state_bytes": h["state_bytes"] + h["region_bytes"], "copied_bytes": h["state_bytes"], "region_bytes": h["region_bytes"],
+            "runs": runs, "handover_ms_p50": round(statistics.median(latencies), 3), "handover_ms_p95": round(pct(latencies, 95), 3),
+            "handover_ms_first": round(latencies[0], 3),
+            "export_ms_p50": round(statistics.median(r["export_ms"] for r in reports), 3),
+            "import_ms_p50": round(statistics.median(r["import_ms"] for r in reports), 3),
+            "readable_ms_p50": round(statistics.median(readable), 3) if readable else None,
+            "seed_001_ms": seed_ms,
+        }
+    finally:
+        service.stop()
+
+
+def cold_boot(floats, runs):
+    ready = []
+    for _ in range(runs):
+        service = Service(env=[f"STATEFUL_BOOT_FLOATS={floats}"])
+        try:
+            service.wait_active()
+            ready.append(service.ready_ms())
+        finally:
+            service.stop()
+    return {"scenario": f"cold boot rebuilding {floats * 4 // (1 << 20)} MiB", "mechanism": "none (rebuilds)", "state_bytes": floats * 4,
+            "runs": runs, "ready_ms_p50": round(statistics.median(ready), 1), "seed_001_ms": 4500}
+
+
+def main():
+    subprocess.run(["dotnet", "build", os.path.join(ROOT, "Aeterna.sln"), "-c", "Release", "-nologo", "-clp:ErrorsOnly"], check=True, stdout=subprocess.DEVNULL)
+    big = (100 << 20) if QUICK else GIB
+    results = [
+        relay_scenario("chat state, 50 KiB", "pipe", lambda s: put_items(s, 1000, 40), RUNS, 15),
+        relay_scenario("RAG cache, 100 MiB RelayMemory", "auto", lambda s: s.request("POST", f"/memory?floats={(100 << 20) // 4}&seed=3"), RUNS, 40),
+        relay_scenario(f"large context, {big >> 20} MiB RelayMemory", "auto", lambda s: s.request("POST", f"/memory?floats={big // 4}&seed=4"), max(3, RUNS // 3), 120),
+        relay_scenario(f"copied state, {10 if QUICK else 100} MiB", "shm", lambda s: put_items(s, 100 if QUICK else 1000, 100 << 10), max(3, RUNS // 3), None),
+        cold_boot(big // 4, 1 if QUICK else 3),
+    ]
+    baselines = {"stream_50KiB": raw(51200, 50), "stream_copied": raw(results[3]["copied_bytes"], 10)}
+
+    print(f"handover latency (old stops accepting -> new accepting), medians of {RUNS} relays unless noted; {platform.node()}, {os.cpu_count()} cores")
+    print(f"{'scenario':<38} {'how':<22} {'p50':>9} {'p95':>9} {'first':>9} {'readable':>10} {'seed 001':>9}")
+    for r in results:
+        if "ready_ms_p50" in r:
+            print(f"{r['scenario']:<38} {r['mechanism']:<22} {r['ready_ms_p50']:>7.0f}ms {'':>9} {'':>9} {'':>10} {r['seed_001_ms']:>7}ms")
+            continue
+        readable = f"{r['readable_ms_p50']:.1f}ms" if r["readable_ms_p50"] is not None else "-"
+        seed = f"{r['seed_001_ms']}ms" if r["seed_001_ms"] else "-"
+        print(f"{r['scenario']:<38} {r['mechanism']:<22} {r['handover_ms_p50']:>7.2f}ms {r['handover_ms_p95']:>7.2f}ms {r['handover_ms_first']:>7.2f}ms {readable:>10} {seed:>9}")
+    copied = results[3]
+    print(f"baselines: raw stream of 50 KiB {baselines['stream_50KiB']['stream_ms_p50']:.3f} ms; of {copied['copied_bytes'] >> 20} MiB "
+          f"{baselines['stream_copied']['stream_ms_p50']:.1f} ms (copied state: export {copied['export_ms_p50']:.1f} ms + import {copied['import_ms_p50']:.1f} ms, "
+          f"handover {copied['handover_ms_p50']:.1f} ms = {copied['handover_ms_p50'] / baselines['stream_copied']['stream_ms_p50']:.2f}x); one fd passed {baselines['stream_50KiB']['fd_pass_ms_p50']:.4f} ms")
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "handover.json"), "w") as f:
+        json.dump(results + [{"scenario": "baselines", **baselines,
+                              "machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()}}], f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

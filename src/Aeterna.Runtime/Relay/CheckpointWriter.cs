@@ -64,7 +64,7 @@ internal sealed class CheckpointWriter(SupervisorSession session, RelayStateSet 
             logger.LogWarning("aeterna: {Count} memory regions are more than a checkpoint can carry ({Max}); no checkpoint taken", regions.Regions.Count, FrameHeader.MaxFds - 1);
             return;
         }
-        using var stateFile = StateExport.SealedCopy(_buffer.WrittenSpan);
+        using var stateFile = StateExport.SealedCopy(_buffer);
         var fds = new List<SafeHandle> { stateFile };
         fds.AddRange(regions.Regions.Select(r => r.File));
         await session.SendAsync(FrameType.Checkpoint, new CheckpointMessage

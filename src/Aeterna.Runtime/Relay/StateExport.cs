@@ -49,12 +49,13 @@ internal static class StateExport
         {
             if (used == "pipe")
             {
-                for (int offset = 0; offset < bytes; offset += maxChunk)
-                    await transfer.SendAsync(FrameType.StateChunk, buffer.WrittenMemory.Slice(offset, (int)Math.Min(maxChunk, bytes - offset)), cancel: cancel).ConfigureAwait(false);
+                foreach (var segment in buffer.Segments)
+                    for (int offset = 0; offset < segment.Length; offset += maxChunk)
+                        await transfer.SendAsync(FrameType.StateChunk, segment.Slice(offset, Math.Min(maxChunk, segment.Length - offset)), cancel: cancel).ConfigureAwait(false);
             }
             else
             {
-                stateFile = SealedCopy(buffer.WrittenSpan);
+                stateFile = SealedCopy(buffer);
             }
 
             var fds = new List<System.Runtime.InteropServices.SafeHandle>();
@@ -79,7 +80,7 @@ internal static class StateExport
         var sections = new List<StateSection>(states.Entries.Count);
         foreach (var entry in states.Entries)
         {
-            int start = buffer.Written;
+            long start = buffer.Written;
             var writer = new RelayWriter(buffer, regions);
             entry.Instance.WriteState(ref writer);
             writer.Flush();
@@ -92,12 +93,17 @@ internal static class StateExport
     /// The state bytes in a new memfd, written with write(2) (no mapping, so it can be sealed
     /// against writes): the importer maps it read-only and knows nobody can change it.
     /// </summary>
-    internal static SafeFileHandle SealedCopy(ReadOnlySpan<byte> bytes)
+    internal static SafeFileHandle SealedCopy(StateBuffer buffer)
     {
-        var file = new SafeFileHandle(Libc.CreateMemoryFile("aeterna:state", bytes.Length), ownsHandle: true);
+        var file = new SafeFileHandle(Libc.CreateMemoryFile("aeterna:state", buffer.Written), ownsHandle: true);
         try
         {
-            RandomAccess.Write(file, bytes, 0);
+            long offset = 0;
+            foreach (var segment in buffer.Segments)
+            {
+                RandomAccess.Write(file, segment.Span, offset);
+                offset += segment.Length;
+            }
             Libc.AddSeals((int)file.DangerousGetHandle(), Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW | Libc.F_SEAL_WRITE | Libc.F_SEAL_SEAL);
             return file;
         }

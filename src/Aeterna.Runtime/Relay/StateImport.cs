@@ -135,7 +135,8 @@ internal static class StateImport
         long length = Libc.FileLength(fd);
         if (length != bytes)
             throw Malformed($"the state memfd holds {length} bytes; StateBegin announced {bytes}");
-        return Libc.Map(fd, bytes, Libc.PROT_READ, Libc.MAP_SHARED);
+        // Populated at once: one call maps every page, where reading would fault them in one by one.
+        return Libc.Map(fd, bytes, Libc.PROT_READ, Libc.MAP_SHARED | Libc.MAP_POPULATE);
     }
 
     private static unsafe List<string> Apply(RelayStateSet states, StateBeginMessage begin, byte[]? received, nint mapping, List<MemoryRegion> regions, bool validateFirst)

@@ -14,6 +14,9 @@ public sealed class AeternaOptions
         return this;
     }
 
-    /// <summary>How long a lame-duck drain may take when there is no supervisor to say (its drain_timeout). Default 30 s.</summary>
-    public TimeSpan StandaloneDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a lame-duck drain may take when there is no supervisor to say (under one, its
+    /// drain_timeout applies). Default 5 s; a second Ctrl-C stops at once.
+    /// </summary>
+    public TimeSpan StandaloneDrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

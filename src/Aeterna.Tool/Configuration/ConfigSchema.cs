@@ -18,7 +18,7 @@ internal static class ConfigSchema
     public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size"];
     public static readonly string[] Restart = ["backoff_initial", "backoff_max"];
     public static readonly string[] Control = ["socket_path"];
-    public static readonly string[] Observability = ["metrics_port", "log_level", "log_format"];
+    public static readonly string[] Observability = ["metrics_port", "log_level", "log_format", "history_path"];
 
     private static readonly (string Section, string[] Keys)[] Sections =
     [
@@ -35,7 +35,7 @@ internal static class ConfigSchema
         ["workdir"] = "working_dir", ["cwd"] = "working_dir", ["working_directory"] = "working_dir",
         ["listen"] = "listeners", ["sockets"] = "listeners", ["addr"] = "address", ["url"] = "address",
         ["soak"] = "soak_time", ["drain"] = "drain_timeout", ["strategy_name"] = "strategy", ["level"] = "log_level",
-        ["format"] = "log_format", ["metrics"] = "metrics_port", ["metrics_address"] = "metrics_port",
+        ["format"] = "log_format", ["metrics"] = "metrics_port", ["metrics_address"] = "metrics_port", ["history"] = "history_path",
         ["socket"] = "socket_path", ["path"] = "socket_path", ["checks"] = "preflight", ["pre_flight"] = "preflight",
         ["state"] = "state_handoff", ["handover"] = "handoff",
     };
@@ -79,6 +79,7 @@ internal static class ConfigSchema
         ["observability.metrics_port"] = "metrics_port: \":9090\"",
         ["observability.log_level"] = "log_level: info",
         ["observability.log_format"] = "log_format: text",
+        ["observability.history_path"] = "history_path: /var/lib/aeterna/relays.jsonl",
         ["enabled"] = "enabled: true",
         ["socket_path"] = "socket_path: /tmp/aeterna_srp.sock",
         ["mechanism"] = "mechanism: pipe",

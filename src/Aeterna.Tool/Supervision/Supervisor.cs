@@ -5,6 +5,7 @@ using Aeterna.Tool.Control;
 using Aeterna.Interop;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Notify;
+using Aeterna.Tool.Observability;
 using Aeterna.Tool.Processes;
 using Aeterna.Tool.Readiness;
 using Aeterna.Tool.Relay;
@@ -28,7 +29,7 @@ internal sealed class Supervisor
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
     private readonly List<Generation> _generations = [];
-    private readonly List<RelayReport> _history = [];
+    private readonly SupervisorObservability _observability; // metrics, relay history, /metrics endpoint (Observability/)
     private readonly RelayOrchestrator _relay;
     private readonly SupervisorNotifier _manager = new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
     private GenerationLauncher _launcher = null!;
@@ -49,6 +50,8 @@ internal sealed class Supervisor
         _log = log;
         _spawner = new ProcessSpawner(_reaper);
         _relay = new RelayOrchestrator(this, new PreflightRunner(_spawner), new StateHandover(log), log);
+        _observability = new SupervisorObservability(config, log);
+        _lastRelayId = _observability.History.LastId; // relay ids go on across supervisor restarts
     }
 
     public string ConfigPath { get; }
@@ -75,6 +78,7 @@ internal sealed class Supervisor
         using var sessions = SessionServer.Start(SessionSocketPath(Config), FindGeneration, Welcome, _log);
         _launcher = new GenerationLauncher(_spawner, Listeners, runtimeDirectory, sessions.Path);
         using var control = ControlServer.Start(Config.Control.SocketPath, this, _log);
+        using var observability = _observability.Start(this, _stopping.Token);
         using var signals = new SignalRouter(this, _log);
 
         _log.Info("supervisor.start",
@@ -292,6 +296,7 @@ internal sealed class Supervisor
                 : running is not null ? $"relay {running.Id} (from {running.Trigger}) is running, in phase '{_runningPhase}'; one relay at a time: wait for it to finish (dotnet aeterna status shows it)"
                 : "the supervisor is restarting a generation that exited; try again in a moment";
             _log.Warn("relay.refused", $"relay {report.Id} ({trigger}) refused: {report.Reason}");
+            _observability.RelayFinished(report, Config);
             return report;
         }
         try
@@ -305,6 +310,7 @@ internal sealed class Supervisor
             await _relay.RunAsync(report, options, p =>
             {
                 if (p.Started) _runningPhase = p.Phase;
+                _observability.RelayProgressed(report, p);
                 progress?.Invoke(p);
             }, _stopping.Token).ConfigureAwait(false);
             _log.Write(report.Outcome == RelayOutcome.Committed ? Configuration.LogLevel.Info : Configuration.LogLevel.Warn, "relay.end",
@@ -316,11 +322,7 @@ internal sealed class Supervisor
         }
         finally
         {
-            lock (_gate)
-            {
-                _history.Add(report);
-                if (_history.Count > 50) _history.RemoveAt(0);
-            }
+            _observability.RelayFinished(report, Config);
             _runningRelay = null;
             _runningPhase = null;
             _relayDone?.TrySetResult(report);
@@ -397,7 +399,7 @@ internal sealed class Supervisor
     {
         lock (_gate)
         {
-            return new StatusSnapshot(
+            return _observability.Complete(new StatusSnapshot(
                 Config.Service.Name,
                 Environment.ProcessId,
                 ConfigPath,
@@ -408,8 +410,13 @@ internal sealed class Supervisor
                 _reaper.OrphansReaped,
                 Listeners.Select(l => new ListenerStatus(l.Name, l.BoundAddress)).ToList(),
                 _generations.Select(g => new GenerationStatus(g.Number, g.Pid, g.State.ToString().ToLowerInvariant(),
-                    g.Uptime.TotalSeconds, g.StatusText, g == Active)).ToList(),
-                _history.TakeLast(10).Select(ReportDto.From).ToList());
+                    g.Uptime.TotalSeconds, g.StatusText, g == Active)
+                {
+                    Ready = g.State is not (GenerationState.Starting or GenerationState.Exited),
+                    Stateful = g.Session?.Stateful,
+                    StateBytes = _observability.StateBytes(g.Number),
+                }).ToList(),
+                _observability.History.Recent(10)));
         }
     }
 }

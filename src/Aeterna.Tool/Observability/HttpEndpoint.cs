@@ -115,9 +115,9 @@ internal sealed class HttpEndpoint : IDisposable
         try
         {
             if (dualMode) socket.DualMode = true;
-            // SO_REUSEADDR: a restarted supervisor can bind again while connections it closed are
-            // in TIME_WAIT. (On Linux it does not let two sockets listen on one port.)
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No SocketOptionName.ReuseAddress: on Linux .NET maps it to SO_REUSEPORT as well, which
+            // would let a second supervisor listen on the same port and take half the scrapes.
+            // (.NET already sets SO_REUSEADDR on listening sockets, so TIME_WAIT does not block a restart.)
             socket.Bind(new IPEndPoint(ip, port));
             socket.Listen(64);
             return socket;

@@ -126,7 +126,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         }
 
         // Relaying: both generations, ready throughout, the running phase in /status.
-        config = Python(port, metricsPort, soak: "3s").WriteTo(dir);
+        config = Python(port, metricsPort, soak: "4s").WriteTo(dir);
         await using var supervisor = SupervisorProcess.Start(config, output);
         await supervisor.WaitForActiveAsync(1);
         var relay = supervisor.RelayAsync();
@@ -136,7 +136,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, code);
         var snapshot = JsonDocument.Parse(json).RootElement;
         Assert.Equal("relay 1 in phase 'soak'", snapshot.GetProperty("relay_running").GetString());
-        Assert.InRange(snapshot.GetProperty("relay_phase_s").GetDouble(), 0.2, 3.5);
+        Assert.InRange(snapshot.GetProperty("relay_phase_s").GetDouble(), 0.2, 4.5);
         Assert.True(snapshot.GetProperty("ready").GetBoolean());
         Assert.Equal($"127.0.0.1:{metricsPort}", snapshot.GetProperty("metrics_address").GetString());
         Assert.Equal(2, snapshot.GetProperty("generations").GetArrayLength());
@@ -168,6 +168,22 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(3, Value(after, "aeterna_active_generation"));
         Assert.Equal(1, Value(after, "aeterna_child_up"));
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(metricsPort, "/nope")).Status);
+
+        // Stopping: not ready from the first moment (a load balancer drains it while the generation
+        // drains), still alive. An idle keep-alive client keeps the generation draining meanwhile.
+        using var keepAlive = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await keepAlive.ConnectAsync(IPAddress.Loopback, port);
+        await keepAlive.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n"u8.ToArray());
+        Assert.True(await keepAlive.ReceiveAsync(new byte[4096]) > 0);
+        supervisor.Signal(Posix.SIGTERM);
+        await supervisor.WaitForLogAsync("stopping on SIGTERM");
+        var (stopping, reason) = await GetAsync(metricsPort, "/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, stopping);
+        Assert.Equal("not ready: the supervisor is stopping\n", reason);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(metricsPort, "/healthz")).Status);
+        Assert.False(supervisor.HasExited);
+        keepAlive.Dispose();
+        await supervisor.WaitForExitAsync();
     }
 
     [Fact]

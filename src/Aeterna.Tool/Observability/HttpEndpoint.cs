@@ -24,12 +24,13 @@ internal sealed record HttpResponse(int Status, string ContentType, byte[] Body)
 /// <remarks>
 /// Not ASP.NET Core: Kestrel and the hosting stack would add tens of MiB of working set and a
 /// startup cost to a PID 1 whose whole point is to be small (docs/benchmarks.md), for four GET
-/// routes. Not <see cref="HttpListener"/> either: Microsoft's docs advise against it for new
-/// development, and its managed Unix implementation gives no control over request size limits or
-/// per-connection timeouts, which a port exposed to a network needs. What a metrics scraper and a
-/// Kubernetes probe send is a request line and a few headers; this reads exactly that with
-/// System.Net.Sockets, and each rule is visible below. No System.Console: this runs in the
-/// supervisor (see EventLog).
+/// routes. Not <see cref="HttpListener"/> either: its documentation recommends against it for new
+/// development (limited servicing; on Linux a managed implementation with a narrower feature set).
+/// What a port exposed to a network needs (a bound on the request head, a deadline per
+/// connection, a cap on connections) is simpler to state and test in the few hundred lines below
+/// than to find in either. What a metrics scraper and a Kubernetes probe send is a request line
+/// and a few headers; this reads exactly that with System.Net.Sockets. No System.Console: this
+/// runs in the supervisor (see EventLog).
 /// </remarks>
 internal sealed class HttpEndpoint : IDisposable
 {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Aeterna.Interop;
@@ -26,6 +27,7 @@ internal sealed class RelayHistory
 
     private readonly Lock _gate = new();
     private readonly List<ReportDto> _recent = [];
+    private readonly ArrayBufferWriter<byte> _line = new(4096);
 
     public RelayHistory(string path, long maxBytes = MaxBytes)
     {
@@ -67,15 +69,19 @@ internal sealed class RelayHistory
     /// <summary>Appends one relay; an I/O error is returned (for the log), never thrown: history must not break a relay.</summary>
     public string? Append(ReportDto report)
     {
-        byte[] line = [.. JsonSerializer.SerializeToUtf8Bytes(report, ControlJson.Default.ReportDto), (byte)'\n'];
         lock (_gate)
         {
             _recent.Add(report);
             if (_recent.Count > Kept) _recent.RemoveAt(0);
             try
             {
-                RotateIfFull(line.Length);
-                Libc.AppendDurably(Path, line);
+                // One buffer for every line: the supervisor allocates nothing per relay it does not keep.
+                _line.ResetWrittenCount();
+                using (var json = new Utf8JsonWriter(_line))
+                    JsonSerializer.Serialize(json, report, ControlJson.Default.ReportDto);
+                _line.Write("\n"u8);
+                RotateIfFull(_line.WrittenCount);
+                Libc.AppendDurably(Path, _line.WrittenSpan);
                 return null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -107,9 +107,10 @@ internal sealed class SupervisorObservability
         var dto = ReportDto.From(report);
         Metrics.RecordRelay(dto);
         // Forget the state sizes of generations the relay retired (committed: every older one; otherwise the new one).
-        foreach (int generation in _stateBytes.Keys)
-            if (report.ToGeneration is { } to && (report.Outcome == RelayOutcome.Committed ? generation < to : generation == to))
-                _stateBytes.TryRemove(generation, out _);
+        if (!_stateBytes.IsEmpty)
+            foreach (int generation in _stateBytes.Keys)
+                if (report.ToGeneration is { } to && (report.Outcome == RelayOutcome.Committed ? generation < to : generation == to))
+                    _stateBytes.TryRemove(generation, out _);
         if (History.Append(dto) is { } problem)
             _log.Warn("history.write", problem);
         if (report.Outcome == RelayOutcome.Committed && current.Observability.MetricsAddress != _metricsAddress)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -10,9 +11,31 @@ namespace Aeterna.Tool.Observability;
 internal readonly record struct HttpRequest(string Method, string Path, string Query);
 
 /// <summary>A whole response; bodies are small (a scrape is tens of KiB).</summary>
-internal sealed record HttpResponse(int Status, string ContentType, byte[] Body)
+internal sealed class HttpResponse(int status, string contentType, ReadOnlyMemory<byte> body, byte[]? pooled = null)
 {
+    private byte[]? _pooled = pooled;
+
+    public int Status { get; } = status;
+
+    public string ContentType { get; } = contentType;
+
+    public ReadOnlyMemory<byte> Body { get; } = body;
+
     public static HttpResponse Text(int status, string text) => new(status, "text/plain; charset=utf-8", Encoding.UTF8.GetBytes(text));
+
+    /// <summary>A copy of <paramref name="body"/> in an array from the shared pool, returned once the response is sent.</summary>
+    public static HttpResponse Pooled(int status, string contentType, ReadOnlySpan<byte> body)
+    {
+        byte[] array = ArrayPool<byte>.Shared.Rent(Math.Max(body.Length, 1));
+        body.CopyTo(array);
+        return new HttpResponse(status, contentType, array.AsMemory(0, body.Length), array);
+    }
+
+    /// <summary>Gives a pooled body back (the endpoint calls it after sending).</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _pooled, null) is { } array) ArrayPool<byte>.Shared.Return(array);
+    }
 }
 
 /// <summary>
@@ -44,6 +67,7 @@ internal sealed class HttpEndpoint : IDisposable
     private readonly EventLog _log;
     private readonly SemaphoreSlim _connections = new(MaxConnections, MaxConnections);
     private readonly CancellationTokenSource _closing = new();
+    private readonly byte[] _sink = new byte[512];
 
     private HttpEndpoint(Socket listener, Func<HttpRequest, HttpResponse> handler, EventLog log, TimeSpan timeout)
     {
@@ -185,14 +209,18 @@ internal sealed class HttpEndpoint : IDisposable
                 if (response is null) return; // the client left, or the server is closing
                 using var writing = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
                 writing.CancelAfter(RequestTimeout);
-                string extra = response.Status == 405 ? "Allow: GET, HEAD\r\n" : "";
-                await SendAllAsync(client, ResponseHead(response, extra), writing.Token).ConfigureAwait(false);
-                if (method != "HEAD" && response.Body.Length > 0)
-                    await SendAllAsync(client, response.Body, writing.Token).ConfigureAwait(false);
+                try
+                {
+                    string extra = response.Status == 405 ? "Allow: GET, HEAD\r\n" : "";
+                    await SendAllAsync(client, ResponseHead(response, extra), writing.Token).ConfigureAwait(false);
+                    if (method != "HEAD" && response.Body.Length > 0)
+                        await SendAllAsync(client, response.Body, writing.Token).ConfigureAwait(false);
+                }
+                finally { response.Release(); }
                 // Half-close, then read what the client may still send until it closes: closing
                 // with unread data would make the kernel send RST and could cost the client the response.
                 client.Shutdown(SocketShutdown.Send);
-                var sink = new byte[512];
+                byte[] sink = _sink; // contents never read: one array for every connection
                 writing.CancelAfter(TimeSpan.FromSeconds(1));
                 while (await client.ReceiveAsync(sink, SocketFlags.None, writing.Token).ConfigureAwait(false) > 0) { }
             }
@@ -206,31 +234,40 @@ internal sealed class HttpEndpoint : IDisposable
         }
     }
 
-    private static async Task SendAllAsync(Socket client, byte[] data, CancellationToken cancel)
+    private static async Task SendAllAsync(Socket client, ReadOnlyMemory<byte> data, CancellationToken cancel)
     {
         int sent = 0;
         while (sent < data.Length)
-            sent += await client.SendAsync(data.AsMemory(sent), SocketFlags.None, cancel).ConfigureAwait(false);
+            sent += await client.SendAsync(data[sent..], SocketFlags.None, cancel).ConfigureAwait(false);
     }
 
     /// <summary>Reads the request head and answers it; null when there is no one to answer.</summary>
     private async Task<(HttpResponse? Response, string Method)> ReadAndHandleAsync(Socket client, CancellationToken cancel)
     {
-        var buffer = new byte[MaxRequestHeadBytes];
+        byte[] rented = ArrayPool<byte>.Shared.Rent(MaxRequestHeadBytes);
+        try
+        {
+            return await ReadAndHandleAsync(client, rented.AsMemory(0, MaxRequestHeadBytes), cancel).ConfigureAwait(false);
+        }
+        finally { ArrayPool<byte>.Shared.Return(rented); }
+    }
+
+    private async Task<(HttpResponse? Response, string Method)> ReadAndHandleAsync(Socket client, Memory<byte> buffer, CancellationToken cancel)
+    {
         int length = 0;
         int end;
         try
         {
-            while ((end = buffer.AsSpan(0, length).IndexOf(HeadEnd)) < 0)
+            while ((end = buffer.Span[..length].IndexOf(HeadEnd)) < 0)
             {
                 if (length == buffer.Length)
                 {
-                    int lineEnd = buffer.AsSpan(0, length).IndexOf((byte)'\n');
+                    int lineEnd = buffer.Span[..length].IndexOf((byte)'\n');
                     return lineEnd < 0
                         ? (HttpResponse.Text(414, $"request line longer than {MaxRequestHeadBytes} bytes\n"), "GET")
                         : (HttpResponse.Text(431, $"request head longer than {MaxRequestHeadBytes} bytes\n"), "GET");
                 }
-                int read = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancel).ConfigureAwait(false);
+                int read = await client.ReceiveAsync(buffer[length..], SocketFlags.None, cancel).ConfigureAwait(false);
                 if (read == 0) return (null, "GET");
                 length += read;
             }
@@ -240,7 +277,7 @@ internal sealed class HttpEndpoint : IDisposable
             return (HttpResponse.Text(408, $"no complete request within {RequestTimeout.TotalSeconds:0.#} s\n"), "GET");
         }
 
-        string head = Encoding.ASCII.GetString(buffer, 0, end);
+        string head = Encoding.ASCII.GetString(buffer.Span[..end]);
         int firstLineEnd = head.IndexOf("\r\n", StringComparison.Ordinal);
         string requestLine = firstLineEnd < 0 ? head : head[..firstLineEnd];
         string[] parts = requestLine.Split(' ');

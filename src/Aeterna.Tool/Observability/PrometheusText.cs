@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -23,18 +24,37 @@ internal sealed class PrometheusText
     /// <summary>The Content-Type of this format.</summary>
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    private readonly StringBuilder _out = new(8192);
-    private readonly HashSet<string> _families = new(StringComparer.Ordinal);
+    // UTF-8 straight into a buffer the caller may reuse, numbers formatted in place: a scrape
+    // allocates next to nothing, so frequent scrapes do not grow the supervisor's heap.
+    private readonly ArrayBufferWriter<byte> _out;
+    private readonly List<string> _families = [];
     private string? _family;
+
+    public PrometheusText(ArrayBufferWriter<byte>? output = null)
+    {
+        _out = output ?? new ArrayBufferWriter<byte>(16 * 1024);
+        _out.ResetWrittenCount();
+    }
+
+    /// <summary>What has been written, as UTF-8.</summary>
+    public ReadOnlySpan<byte> WrittenSpan => _out.WrittenSpan;
 
     /// <summary>Starts a metric family: its HELP and TYPE lines. Each family may be started once.</summary>
     public void Family(string name, MetricType type, string help)
     {
         if (!IsMetricName(name)) throw new ArgumentException($"'{name}' is not a valid metric name", nameof(name));
-        if (!_families.Add(name)) throw new InvalidOperationException($"metric family '{name}' was already written");
+        if (_families.Contains(name)) throw new InvalidOperationException($"metric family '{name}' was already written");
+        _families.Add(name);
         _family = name;
-        _out.Append("# HELP ").Append(name).Append(' ').Append(EscapeHelp(help)).Append('\n');
-        _out.Append("# TYPE ").Append(name).Append(' ').Append(TypeName(type)).Append('\n');
+        Write("# HELP ");
+        Write(name);
+        Write(" ");
+        WriteEscaped(help, label: false);
+        Write("\n# TYPE ");
+        Write(name);
+        Write(" ");
+        Write(TypeName(type));
+        Write("\n");
     }
 
     /// <summary>One sample of the current family (a counter, a gauge); labels as (name, value) pairs.</summary>
@@ -42,41 +62,100 @@ internal sealed class PrometheusText
     {
         if (_family is null || !(name == _family || (name.StartsWith(_family, StringComparison.Ordinal) && name.Length > _family.Length && name[_family.Length] == '_')))
             throw new InvalidOperationException($"sample '{name}' written outside its family (current: {_family ?? "none"})");
-        _out.Append(name);
-        if (labels.Length > 0)
-        {
-            _out.Append('{');
-            for (int i = 0; i < labels.Length; i++)
-            {
-                if (!IsLabelName(labels[i].Name)) throw new ArgumentException($"'{labels[i].Name}' is not a valid label name", nameof(labels));
-                if (i > 0) _out.Append(',');
-                _out.Append(labels[i].Name).Append("=\"").Append(EscapeLabelValue(labels[i].Value)).Append('"');
-            }
-            _out.Append('}');
-        }
-        _out.Append(' ').Append(FormatValue(value)).Append('\n');
+        WriteSample(name, "", value, labels, le: null);
     }
 
     /// <summary>A histogram of the current family: cumulative buckets, +Inf, _sum and _count.</summary>
-    public void Histogram(Histogram.State state, params ReadOnlySpan<(string Name, string Value)> labels)
+    public void Histogram(Histogram histogram, params ReadOnlySpan<(string Name, string Value)> labels) =>
+        histogram.WriteTo(this, labels);
+
+    /// <summary>The lines of one histogram (called by <see cref="Observability.Histogram.WriteTo"/> under its lock).</summary>
+    internal void HistogramLines(double[] bounds, long[] counts, long count, double sum, ReadOnlySpan<(string Name, string Value)> labels)
     {
         string family = _family ?? throw new InvalidOperationException("no family started");
-        var withLe = new (string, string)[labels.Length + 1];
-        labels.CopyTo(withLe);
         long cumulative = 0;
-        for (int i = 0; i < state.Bounds.Length; i++)
+        for (int i = 0; i < bounds.Length; i++)
         {
-            cumulative += state.Counts[i];
-            withLe[^1] = ("le", FormatValue(state.Bounds[i]));
-            Sample(family + "_bucket", cumulative, withLe);
+            cumulative += counts[i];
+            WriteSample(family, "_bucket", cumulative, labels, bounds[i]);
         }
-        withLe[^1] = ("le", "+Inf");
-        Sample(family + "_bucket", state.Count, withLe);
-        Sample(family + "_sum", state.Sum, labels);
-        Sample(family + "_count", state.Count, labels);
+        WriteSample(family, "_bucket", count, labels, double.PositiveInfinity);
+        WriteSample(family, "_sum", sum, labels, le: null);
+        WriteSample(family, "_count", count, labels, le: null);
     }
 
-    public override string ToString() => _out.ToString();
+    private void WriteSample(string name, string suffix, double value, ReadOnlySpan<(string Name, string Value)> labels, double? le)
+    {
+        Write(name);
+        Write(suffix);
+        if (labels.Length > 0 || le is not null)
+        {
+            Write("{");
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if (!IsLabelName(labels[i].Name)) throw new ArgumentException($"'{labels[i].Name}' is not a valid label name", nameof(labels));
+                if (i > 0) Write(",");
+                Write(labels[i].Name);
+                Write("=\"");
+                WriteEscaped(labels[i].Value, label: true);
+                Write("\"");
+            }
+            if (le is { } bound)
+            {
+                Write(labels.Length > 0 ? ",le=\"" : "le=\"");
+                WriteValue(bound);
+                Write("\"");
+            }
+            Write("}");
+        }
+        Write(" ");
+        WriteValue(value);
+        Write("\n");
+    }
+
+    public override string ToString() => Encoding.UTF8.GetString(_out.WrittenSpan);
+
+    private void Write(ReadOnlySpan<char> text)
+    {
+        var span = _out.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+        _out.Advance(Encoding.UTF8.GetBytes(text, span));
+    }
+
+    /// <summary>HELP text escapes backslash and line feed; label values also the double quote.</summary>
+    private void WriteEscaped(string text, bool label)
+    {
+        var rest = text.AsSpan();
+        while (true)
+        {
+            int special = label ? rest.IndexOfAny('\\', '"', '\n') : rest.IndexOfAny('\\', '\n');
+            if (special < 0)
+            {
+                Write(rest);
+                return;
+            }
+            Write(rest[..special]);
+            Write(rest[special] switch { '\\' => "\\\\", '"' => "\\\"", _ => "\\n" });
+            rest = rest[(special + 1)..];
+        }
+    }
+
+    private void WriteValue(double value)
+    {
+        var span = _out.GetSpan(32);
+        int written;
+        if (double.IsPositiveInfinity(value)) written = Copy("+Inf"u8, span);
+        else if (double.IsNegativeInfinity(value)) written = Copy("-Inf"u8, span);
+        else if (double.IsNaN(value)) written = Copy("NaN"u8, span);
+        else if (value == Math.Floor(value) && Math.Abs(value) < 1e15) ((long)value).TryFormat(span, out written, default, CultureInfo.InvariantCulture);
+        else value.TryFormat(span, out written, "R", CultureInfo.InvariantCulture);
+        _out.Advance(written);
+
+        static int Copy(ReadOnlySpan<byte> text, Span<byte> to)
+        {
+            text.CopyTo(to);
+            return text.Length;
+        }
+    }
 
     private static string TypeName(MetricType type) => type switch
     {
@@ -93,40 +172,31 @@ internal sealed class PrometheusText
     /// <summary>Label values: backslash → \\, double quote → \", line feed → \n.</summary>
     public static string EscapeLabelValue(string text)
     {
-        if (text.AsSpan().IndexOfAny('\\', '"', '\n') < 0) return text;
-        var b = new StringBuilder(text.Length + 8);
-        foreach (char c in text)
-        {
-            switch (c)
-            {
-                case '\\': b.Append("\\\\"); break;
-                case '"': b.Append("\\\""); break;
-                case '\n': b.Append("\\n"); break;
-                default: b.Append(c); break;
-            }
-        }
-        return b.ToString();
+        var one = new PrometheusText(new ArrayBufferWriter<byte>(text.Length * 2 + 16));
+        one.WriteEscaped(text, label: true);
+        return one.ToString();
     }
 
     /// <summary>A sample value as Go's ParseFloat reads it: integers without a fraction, +Inf, -Inf, NaN.</summary>
     public static string FormatValue(double value)
     {
-        if (double.IsPositiveInfinity(value)) return "+Inf";
-        if (double.IsNegativeInfinity(value)) return "-Inf";
-        if (double.IsNaN(value)) return "NaN";
-        if (value == Math.Floor(value) && Math.Abs(value) < 1e15) return ((long)value).ToString(CultureInfo.InvariantCulture);
-        return value.ToString("R", CultureInfo.InvariantCulture);
+        var one = new PrometheusText(new ArrayBufferWriter<byte>(32));
+        one.WriteValue(value);
+        return one.ToString();
     }
 
     /// <summary>[a-zA-Z_:][a-zA-Z0-9_:]*</summary>
     public static bool IsMetricName(string name) =>
         name.Length > 0 && (char.IsAsciiLetter(name[0]) || name[0] is '_' or ':')
-        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or ':');
+        && name.AsSpan().IndexOfAnyExcept(NameCharacters) < 0;
 
     /// <summary>[a-zA-Z_][a-zA-Z0-9_]*, not starting with __ (reserved).</summary>
     public static bool IsLabelName(string name) =>
         name.Length > 0 && (char.IsAsciiLetter(name[0]) || name[0] == '_') && !name.StartsWith("__", StringComparison.Ordinal)
-        && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+        && name.AsSpan().IndexOfAnyExcept(LabelCharacters) < 0;
+
+    private static readonly SearchValues<char> NameCharacters = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
+    private static readonly SearchValues<char> LabelCharacters = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 }
 
 internal enum MetricType { Counter, Gauge, Histogram }
@@ -167,13 +237,11 @@ internal sealed class Histogram
         }
     }
 
-    public State Snapshot()
+    /// <summary>Writes its lines, consistent (under its lock), into the current family of <paramref name="text"/>.</summary>
+    public void WriteTo(PrometheusText text, ReadOnlySpan<(string Name, string Value)> labels)
     {
-        lock (_gate) return new State(_bounds, [.. _counts], _count, _sum);
+        lock (_gate) text.HistogramLines(_bounds, _counts, _count, _sum, labels);
     }
-
-    /// <summary>A consistent copy: per-bucket (not cumulative) counts, total count and sum.</summary>
-    public readonly record struct State(double[] Bounds, long[] Counts, long Count, double Sum);
 
     /// <summary>Durations of whole relays and of slow phases (soak, ready, commit): 5 ms to 10 min.</summary>
     public static double[] RelaySeconds => [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];

@@ -82,10 +82,18 @@ internal sealed class SupervisorMetrics
         }
     }
 
-    /// <summary>The whole exposition for one scrape.</summary>
+    /// <summary>The whole exposition for one scrape, as text (tests).</summary>
     public string Render(StatusSnapshot s, bool ready, string version)
     {
-        var m = new PrometheusText();
+        var into = new System.Buffers.ArrayBufferWriter<byte>(16 * 1024);
+        Render(into, s, ready, version);
+        return System.Text.Encoding.UTF8.GetString(into.WrittenSpan);
+    }
+
+    /// <summary>The whole exposition for one scrape, as UTF-8 into <paramref name="into"/> (cleared first).</summary>
+    public void Render(System.Buffers.ArrayBufferWriter<byte> into, StatusSnapshot s, bool ready, string version)
+    {
+        var m = new PrometheusText(into);
         m.Family("aeterna_supervisor_info", MetricType.Gauge, "Always 1; the labels describe the supervisor: the service it runs and the Aeterna version.");
         m.Sample("aeterna_supervisor_info", 1, ("service", s.Service), ("version", version));
 
@@ -140,14 +148,14 @@ internal sealed class SupervisorMetrics
 
         m.Family("aeterna_relay_duration_seconds", MetricType.Histogram, "Duration of whole relays, from the request to the outcome, by outcome.");
         for (int i = 0; i < Outcomes.Length; i++)
-            m.Histogram(_relaySeconds[i].Snapshot(), ("outcome", Outcomes[i]));
+            m.Histogram(_relaySeconds[i], ("outcome", Outcomes[i]));
 
         m.Family("aeterna_relay_phase_duration_seconds", MetricType.Histogram, "Duration of each relay phase (config, preflight, start, ready, handover, soak, commit), including a phase that failed.");
         foreach (var (phase, seconds) in phases)
-            m.Histogram(seconds.Snapshot(), ("phase", phase));
+            m.Histogram(seconds, ("phase", phase));
 
         m.Family("aeterna_handover_latency_seconds", MetricType.Histogram, "State hand-over latency: from the old generation no longer accepting to the new one accepting (new connections wait in the kernel's accept queue meanwhile).");
-        m.Histogram(_handoverLatency.Snapshot());
+        m.Histogram(_handoverLatency);
 
         m.Family("aeterna_handover_state_bytes_total", MetricType.Counter, "Serialized (copied) state bytes handed over from old to new generations.");
         m.Sample("aeterna_handover_state_bytes_total", stateTotal);
@@ -169,7 +177,5 @@ internal sealed class SupervisorMetrics
 
         m.Family("aeterna_last_checkpoint_bytes", MetricType.Gauge, "Size of the last state checkpoint (no sample while there is none).");
         if (checkpointBytes is { } cb) m.Sample("aeterna_last_checkpoint_bytes", cb);
-
-        return m.ToString();
     }
 }

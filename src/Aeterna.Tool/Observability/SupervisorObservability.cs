@@ -34,6 +34,7 @@ internal sealed class SupervisorObservability
     private CancellationToken _stopping;
     private long _phaseStarted; // Stopwatch timestamp of the running relay phase; 0 when none
     private HttpEndpoint? _endpoint;
+    private readonly System.Buffers.ArrayBufferWriter<byte> _render = new(32 * 1024); // reused by every scrape (under its lock)
 
     public SupervisorObservability(AeternaConfig config, EventLog log)
     {
@@ -170,7 +171,11 @@ internal sealed class SupervisorObservability
             case "/metrics":
             {
                 var snapshot = supervisor.Snapshot();
-                return new HttpResponse(200, PrometheusText.ContentType, Encoding.UTF8.GetBytes(Metrics.Render(snapshot, snapshot.Ready, Version)));
+                lock (_render)
+                {
+                    Metrics.Render(_render, snapshot, snapshot.Ready, Version);
+                    return HttpResponse.Pooled(200, PrometheusText.ContentType, _render.WrittenSpan);
+                }
             }
             case "/healthz":
             {
@@ -187,8 +192,16 @@ internal sealed class SupervisorObservability
                 return HttpResponse.Text(s.Ready ? 200 : 503, $"{(s.Ready ? "ready" : "not ready")}: {s.ReadyReason}\n");
             }
             case "/status":
-                return new HttpResponse(200, "application/json; charset=utf-8",
-                    JsonSerializer.SerializeToUtf8Bytes(supervisor.Snapshot(), ControlJson.Default.StatusSnapshot));
+            {
+                var snapshot = supervisor.Snapshot();
+                lock (_render)
+                {
+                    _render.ResetWrittenCount();
+                    using (var json = new Utf8JsonWriter(_render))
+                        JsonSerializer.Serialize(json, snapshot, ControlJson.Default.StatusSnapshot);
+                    return HttpResponse.Pooled(200, "application/json; charset=utf-8", _render.WrittenSpan);
+                }
+            }
             case "/":
                 return HttpResponse.Text(200, "aeterna supervisor: /metrics /healthz /readyz /status\n");
             default:

@@ -40,7 +40,7 @@ public sealed class PrometheusTextTests
             h.Observe(v);
         var m = new PrometheusText();
         m.Family("job_seconds", MetricType.Histogram, "Job durations.");
-        m.Histogram(h.Snapshot(), ("kind", "a"));
+        m.Histogram(h, ("kind", "a"));
         string[] lines = m.ToString().TrimEnd('\n').Split('\n');
         Assert.Equal(
         [
@@ -80,7 +80,7 @@ public sealed class PrometheusTextTests
         var h = new Histogram(Histogram.HandoverSeconds);
         h.Observe(0.0003);
         h.Observe(99);
-        m.Histogram(h.Snapshot());
+        m.Histogram(h);
         await Promtool.AssertValidAsync(m.ToString());
 
         // The check is not vacuous: promtool does complain about a counter without _total.

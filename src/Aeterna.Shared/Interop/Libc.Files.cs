@@ -3,16 +3,13 @@ using System.Text;
 
 namespace Aeterna.Interop;
 
-/// <summary>Appending to a file: open(2) with O_APPEND, and fdatasync(2).</summary>
+/// <summary>Appending to a file: open(2) with O_APPEND.</summary>
 internal static unsafe partial class Libc
 {
     public const int O_CREAT = 0x40, O_APPEND = 0x400;
 
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true)]
     private static partial int Open(byte* path, int flags, uint mode);
-
-    [LibraryImport(Lib, EntryPoint = "fdatasync", SetLastError = true)]
-    private static partial int FdataSync(int fd);
 
     /// <summary>
     /// Opens <paramref name="path"/> for appending (created with <paramref name="mode"/> if missing),
@@ -35,15 +32,14 @@ internal static unsafe partial class Libc
         }
     }
 
-    /// <summary>Appends <paramref name="data"/> to <paramref name="path"/> in one write(2) and flushes it to disk (fdatasync).</summary>
-    public static void AppendDurably(string path, ReadOnlySpan<byte> data)
+    /// <summary>Appends <paramref name="data"/> to <paramref name="path"/> with one write(2) on an O_APPEND descriptor.</summary>
+    public static void Append(string path, ReadOnlySpan<byte> data)
     {
         int fd = OpenForAppend(path);
         try
         {
             if (!WriteAll(fd, data))
                 throw new IOException($"{path}: {ErrorText(Marshal.GetLastPInvokeError())}");
-            FdataSync(fd); // best effort: a file system without it (e.g. some FUSE) still has the line
         }
         finally { Close(fd); }
     }

@@ -9,8 +9,11 @@ namespace Aeterna.Tool.Observability;
 /// <summary>
 /// The append-only relay history: one JSON line per relay (the report `relay --json` prints), in
 /// <c>relays.jsonl</c> beside the control socket or at observability.history_path. Each line goes
-/// out in one write(2) on an O_APPEND descriptor and is fdatasync'ed, so a line is either whole or
-/// (after a crash mid-write) a torn last line that the reader skips. The file outlives the
+/// out in one write(2) on an O_APPEND descriptor, so it is whole, even with other writers; a torn
+/// last line (the machine lost power mid-write) is skipped by the reader. Not fsync'ed: that
+/// would block a thread-pool thread for milliseconds per relay on a busy disk, right when the
+/// supervisor's next operation needs one, for a file that is information, not state (a crashed
+/// supervisor loses nothing: the kernel has the line). The file outlives the
 /// supervisor: a restarted supervisor shows the relays before it in `status` and carries on
 /// numbering from the last id. It is kept bounded: past <see cref="MaxBytes"/> it is renamed to
 /// <c>relays.jsonl.1</c> (replacing the previous one) and a new file begins.
@@ -66,7 +69,10 @@ internal sealed class RelayHistory
         lock (_gate) return [.. _recent.TakeLast(count)];
     }
 
-    /// <summary>Appends one relay; an I/O error is returned (for the log), never thrown: history must not break a relay.</summary>
+    /// <summary>
+    /// Records one relay, in memory (for `status`) and as a line in the file. An I/O error is
+    /// returned (for the log), never thrown: the history must not break a relay.
+    /// </summary>
     public string? Append(ReportDto report)
     {
         lock (_gate)
@@ -75,13 +81,13 @@ internal sealed class RelayHistory
             if (_recent.Count > Kept) _recent.RemoveAt(0);
             try
             {
-                // One buffer for every line: the supervisor allocates nothing per relay it does not keep.
+                // One buffer for every line: nothing allocated per relay that is not kept.
                 _line.ResetWrittenCount();
                 using (var json = new Utf8JsonWriter(_line))
                     JsonSerializer.Serialize(json, report, ControlJson.Default.ReportDto);
                 _line.Write("\n"u8);
                 RotateIfFull(_line.WrittenCount);
-                Libc.AppendDurably(Path, _line.WrittenSpan);
+                Libc.Append(Path, _line.WrittenSpan);
                 return null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -140,7 +140,8 @@ public sealed class RelayHistoryTests(ITestOutputHelper output)
         File.WriteAllText(dir.File("blocker"), "a file where a directory should be");
         var history = new RelayHistory(Path.Combine(dir.File("blocker"), "relays.jsonl"));
         Assert.ThrowsAny<IOException>(history.EnsureWritable);
-        // And what Append says instead of throwing: a relay must not fail on its history.
+        // And what Append reports instead of throwing: a relay must not fail on its history.
         Assert.Contains("could not append relay 1", history.Append(Report(1)));
+        Assert.Equal(1, Assert.Single(history.Recent(5)).Id); // status still shows it
     }
 }

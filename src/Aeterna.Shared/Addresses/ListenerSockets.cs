@@ -28,7 +28,9 @@ internal static class ListenerSockets
         {
             if (address.Equals(IPAddress.IPv6Any))
                 socket.DualMode = true; // like the kernel's default for [::]: IPv4 clients too
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No SocketOptionName.ReuseAddress: on Linux .NET sets SO_REUSEADDR on its own (a
+            // restarted supervisor can bind past TIME_WAIT), and the option would add SO_REUSEPORT,
+            // letting a second supervisor bind the same port and silently share its connections.
             socket.Bind(new IPEndPoint(address, listener.Port));
             if (type == SocketType.Stream)
                 socket.Listen(backlog);

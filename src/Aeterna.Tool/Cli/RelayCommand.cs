@@ -1,7 +1,10 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
+using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Aeterna.Tool.Cli;
 
@@ -40,22 +43,103 @@ internal static class RelayCommand
             return ExitCodes.Refused;
         }
         if (!json) Console.WriteLine($"relaying ({configFile.Name}):");
-        return await ControlSession.RunAsync(socket, new ControlRequest("relay", soakMs), response =>
+        var request = new ControlRequest("relay", soakMs);
+        if (!json && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive)
+            return await RunLiveAsync(socket, request);
+        return await ControlSession.RunAsync(socket, request, response =>
         {
             if (response.Progress is { Started: false } p && !json)
-                Console.WriteLine($"  {p.Phase,-10} {(p.Ok ? "ok" : "FAILED"),-6} {Milliseconds(p.Milliseconds),10}  {p.Detail}");
+                Console.WriteLine(PhaseLine(p));
             if (response.Report is not { } report) return null;
             if (json) Console.WriteLine(JsonSerializer.Serialize(response, ControlJson.Default.ControlResponse));
             else PrintOutcome(report);
-            return report.Outcome switch
-            {
-                "committed" => ExitCodes.Ok,
-                "refused" => ExitCodes.Refused,
-                "not_ready" => ExitCodes.NotReady,
-                _ => ExitCodes.RolledBack,
-            };
+            return ExitCode(report);
         }, Console.Error);
     }
+
+    /// <summary>
+    /// On a terminal: the phases that ended as plain lines, and below them the running phase with
+    /// its elapsed time, redrawn ten times a second (Spectre.Console's live display). What stays on
+    /// screen at the end is the same as the plain output.
+    /// </summary>
+    private static async Task<int> RunLiveAsync(string socket, ControlRequest request)
+    {
+        var gate = new Lock();
+        var draw = new Lock();
+        var ended = new List<string>();
+        (string Phase, long Since)? running = null;
+        ReportDto? final = null;
+        int code = ExitCodes.Unreachable;
+
+        IRenderable Render()
+        {
+            lock (gate)
+            {
+                var rows = ended.Select(line => (IRenderable)new Text(line)).ToList();
+                if (running is { } r)
+                    rows.Add(new Markup($"  {Markup.Escape(r.Phase),-10} [yellow]{"...",-6}[/] {Milliseconds(Stopwatch.GetElapsedTime(r.Since).TotalMilliseconds),10}  [grey]running[/]"));
+                return new Rows(rows);
+            }
+        }
+
+        await AnsiConsole.Live(Render()).AutoClear(false).Overflow(VerticalOverflow.Visible).StartAsync(async context =>
+        {
+            void Update()
+            {
+                lock (draw) context.UpdateTarget(Render());
+            }
+
+            using var stop = new CancellationTokenSource();
+            var ticker = Task.Run(async () =>
+            {
+                try
+                {
+                    while (true)
+                    {
+                        await Task.Delay(100, stop.Token);
+                        Update();
+                    }
+                }
+                catch (OperationCanceledException) { }
+            });
+            code = await ControlSession.RunAsync(socket, request, response =>
+            {
+                if (response.Progress is { } p)
+                {
+                    lock (gate)
+                    {
+                        if (p.Started) running = (p.Phase, Stopwatch.GetTimestamp());
+                        else
+                        {
+                            ended.Add(PhaseLine(p));
+                            running = null;
+                        }
+                    }
+                    Update();
+                }
+                if (response.Report is not { } report) return null;
+                final = report;
+                return ExitCode(report);
+            }, Console.Error);
+            stop.Cancel();
+            await ticker;
+            lock (gate) running = null;
+            Update();
+        });
+        if (final is not null) PrintOutcome(final);
+        return code;
+    }
+
+    private static string PhaseLine(ProgressDto p) =>
+        $"  {p.Phase,-10} {(p.Ok ? "ok" : "FAILED"),-6} {Milliseconds(p.Milliseconds),10}  {p.Detail}";
+
+    private static int ExitCode(ReportDto report) => report.Outcome switch
+    {
+        "committed" => ExitCodes.Ok,
+        "refused" => ExitCodes.Refused,
+        "not_ready" => ExitCodes.NotReady,
+        _ => ExitCodes.RolledBack,
+    };
 
     internal static void PrintOutcome(ReportDto report)
     {

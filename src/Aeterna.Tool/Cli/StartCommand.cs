@@ -2,6 +2,7 @@ using System.CommandLine;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
+using Aeterna.Tool.Observability;
 using Aeterna.Tool.Processes;
 using Aeterna.Tool.Sockets;
 using Aeterna.Tool.Supervision;
@@ -36,7 +37,7 @@ internal static class StartCommand
         {
             return await new Supervisor(config, events).RunAsync();
         }
-        catch (Exception e) when (e is ListenerBindException or ControlSocketInUseException or SpawnException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ListenerBindException or ControlSocketInUseException or ObservabilityStartException or SpawnException or IOException or UnauthorizedAccessException)
         {
             events.Error("supervisor.failed", $"cannot start: {e.Message}");
             return ExitCodes.StartFailed;

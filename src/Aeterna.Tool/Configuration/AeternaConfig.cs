@@ -239,4 +239,7 @@ internal sealed record ObservabilityConfig
     public LogLevel LogLevel { get; init; } = LogLevel.Info;
 
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
+
+    /// <summary>The relay history file (JSON lines, appended); null: relays.jsonl beside the control socket.</summary>
+    public string? HistoryPath { get; init; }
 }

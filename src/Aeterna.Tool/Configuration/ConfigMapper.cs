@@ -583,7 +583,33 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             MetricsAddress = MetricsAddress(section),
             LogLevel = reader.Choice(section, "log_level", defaults.LogLevel, LogLevels),
             LogFormat = reader.Choice(section, "log_format", defaults.LogFormat, LogFormats),
+            HistoryPath = HistoryPath(section),
         };
+    }
+
+    /// <summary>observability.history_path: a file path, absolute or relative to the config's directory.</summary>
+    private string? HistoryPath(YamlSection section)
+    {
+        string? given = reader.Scalar(section, "history_path", "a string (a file path)");
+        if (given is null) return null;
+        var at = NodeReader.At(section["history_path"]!);
+        string full;
+        try
+        {
+            full = Path.GetFullPath(given, BaseDirectory);
+        }
+        catch (ArgumentException)
+        {
+            reader.Error(at, $"observability.history_path '{ConfigText.Show(given)}' is not a valid path.", "Write a file path, absolute or relative to the config file, e.g. history_path: /var/lib/aeterna/relays.jsonl.");
+            return null;
+        }
+        if (Directory.Exists(full) || given.EndsWith('/'))
+        {
+            reader.Error(at, $"observability.history_path '{ConfigText.Show(given)}' is a directory; it names the history file itself.",
+                $"Name a file in it, e.g. history_path: {Path.Combine(given, "relays.jsonl")}.");
+            return null;
+        }
+        return full;
     }
 
     /// <summary>":PORT", "HOST:PORT", "[v6]:PORT" or a bare port; validated, kept as written.</summary>

@@ -20,7 +20,7 @@ internal static class ConfigSchema
     public static readonly string[] StateHandoff = ["enabled", "socket_path", "mechanism", "timeout", "max_state_size", "manifest", "checkpoint_interval", "checkpoint_path"];
     public static readonly string[] Restart = ["backoff_initial", "backoff_max"];
     public static readonly string[] Control = ["socket_path"];
-    public static readonly string[] Observability = ["metrics_port", "log_level", "log_format"];
+    public static readonly string[] Observability = ["metrics_port", "log_level", "log_format", "history_path"];
 
     private static readonly (string Section, string[] Keys)[] Sections =
     [
@@ -37,7 +37,7 @@ internal static class ConfigSchema
         ["workdir"] = "working_dir", ["cwd"] = "working_dir", ["working_directory"] = "working_dir",
         ["listen"] = "listeners", ["sockets"] = "listeners", ["addr"] = "address", ["url"] = "address",
         ["soak"] = "soak_time", ["drain"] = "drain_timeout", ["strategy_name"] = "strategy", ["level"] = "log_level",
-        ["format"] = "log_format", ["metrics"] = "metrics_port", ["metrics_address"] = "metrics_port",
+        ["format"] = "log_format", ["metrics"] = "metrics_port", ["metrics_address"] = "metrics_port", ["history"] = "history_path",
         ["socket"] = "socket_path", ["path"] = "socket_path", ["checks"] = "preflight", ["pre_flight"] = "preflight",
         ["state"] = "state_handoff", ["handover"] = "handoff",
     };
@@ -93,6 +93,7 @@ internal static class ConfigSchema
         ["watch.config"] = "config: true",
         ["watch.paths"] = "paths: [\"/app/current\"]",
         ["watch.debounce"] = "debounce: 2s",
+        ["observability.history_path"] = "history_path: /var/lib/aeterna/relays.jsonl",
         ["enabled"] = "enabled: true",
         ["socket_path"] = "socket_path: /tmp/aeterna_srp.sock",
         ["mechanism"] = "mechanism: pipe",

@@ -103,7 +103,17 @@ internal sealed record GenerationStatus(
     [property: JsonPropertyName("state")] string State,
     [property: JsonPropertyName("uptime_s")] double UptimeSeconds,
     [property: JsonPropertyName("status_text")] string? StatusText,
-    [property: JsonPropertyName("active")] bool Active);
+    [property: JsonPropertyName("active")] bool Active)
+{
+    /// <summary>It has passed readiness (ready, active, frozen or draining; not starting or exited).</summary>
+    [JsonPropertyName("ready")] public bool Ready { get; init; }
+
+    /// <summary>It opened an Aeterna session that holds relay state; null when it has no session.</summary>
+    [JsonPropertyName("stateful")] public bool? Stateful { get; init; }
+
+    /// <summary>Size of the state it last handed over, took over or checkpointed (serialized + regions); null when unknown.</summary>
+    [JsonPropertyName("state_bytes")] public long? StateBytes { get; init; }
+}
 
 /// <summary>What `status` shows.</summary>
 internal sealed record StatusSnapshot(
@@ -117,7 +127,25 @@ internal sealed record StatusSnapshot(
     [property: JsonPropertyName("orphans_reaped")] long OrphansReaped,
     [property: JsonPropertyName("listeners")] IReadOnlyList<ListenerStatus> Listeners,
     [property: JsonPropertyName("generations")] IReadOnlyList<GenerationStatus> Generations,
-    [property: JsonPropertyName("relays")] IReadOnlyList<ReportDto> Relays);
+    [property: JsonPropertyName("relays")] IReadOnlyList<ReportDto> Relays)
+{
+    // Added by SupervisorObservability.Complete (docs/observability.md).
+
+    /// <summary>What /readyz says: a generation is active and running, and the supervisor is not stopping.</summary>
+    [JsonPropertyName("ready")] public bool Ready { get; init; }
+
+    /// <summary>Why (not) ready, in a sentence.</summary>
+    [JsonPropertyName("ready_reason")] public string? ReadyReason { get; init; }
+
+    /// <summary>How long the running relay has been in its current phase.</summary>
+    [JsonPropertyName("relay_phase_s")] public double? RelayPhaseSeconds { get; init; }
+
+    /// <summary>Where the observability endpoint listens (observability.metrics_port, bound); null when off.</summary>
+    [JsonPropertyName("metrics_address")] public string? MetricsAddress { get; init; }
+
+    /// <summary>The relay history file.</summary>
+    [JsonPropertyName("history_path")] public string? HistoryPath { get; init; }
+}
 
 /// <summary>Source-generated serializers: no reflection, trim- and AOT-safe.</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -6,6 +6,7 @@ using Aeterna.Tool.Control;
 using Aeterna.Interop;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Notify;
+using Aeterna.Tool.Observability;
 using Aeterna.Tool.Processes;
 using Aeterna.Tool.Readiness;
 using Aeterna.Tool.Relay;
@@ -29,7 +30,7 @@ internal sealed class Supervisor
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
     private readonly List<Generation> _generations = [];
-    private readonly List<RelayReport> _history = [];
+    private readonly SupervisorObservability _observability; // metrics, relay history, /metrics endpoint (Observability/)
     private readonly RelayOrchestrator _relay;
     private readonly SupervisorNotifier _manager = new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
     private GenerationLauncher _launcher = null!;
@@ -54,6 +55,8 @@ internal sealed class Supervisor
         var commands = new CommandRunner(_spawner);
         _handover = new StateHandover(log);
         _relay = new RelayOrchestrator(this, new PreflightRunner(commands), _handover, new CanaryWatch(commands), log);
+        _observability = new SupervisorObservability(config, log);
+        _lastRelayId = _observability.History.LastId; // relay ids go on across supervisor restarts
     }
 
     public string ConfigPath { get; }
@@ -83,6 +86,7 @@ internal sealed class Supervisor
         using var sessions = SessionServer.Start(SessionSocketPath(Config), FindGeneration, Welcome, OnCheckpoint, _log);
         _launcher = new GenerationLauncher(_spawner, Listeners, runtimeDirectory, sessions.Path);
         using var control = ControlServer.Start(Config.Control.SocketPath, this, _log);
+        using var observability = _observability.Start(this, _stopping.Token);
         using var signals = new SignalRouter(this, _log);
 
         _log.Info("supervisor.start",
@@ -293,6 +297,8 @@ internal sealed class Supervisor
         if (session.Generation != Active || session.Generation.State != GenerationState.Active) return;
         if (_checkpoints.Accept(frame, session.Generation.Number) is { } problem)
             _log.Warn("checkpoint.refused", $"generation {session.Generation.Number} sent an unusable checkpoint: {problem}");
+        else if (_checkpoints.Latest is { } checkpoint)
+            _observability.CheckpointTaken(session.Generation.Number, checkpoint.StateBytes + checkpoint.RegionBytes);
     }
 
     /// <summary>The last checkpoint's age, or null without one (for status and metrics).</summary>
@@ -315,14 +321,19 @@ internal sealed class Supervisor
     public async Task<RelayReport> RelayAsync(string trigger, RelayOptions options, Action<RelayProgress>? progress = null)
     {
         var report = new RelayReport { Id = Interlocked.Increment(ref _lastRelayId), Trigger = trigger };
-        if (_stopping.IsCancellationRequested || !_operation.Wait(0))
+        // Another relay: refuse at once. The restart loop also takes the lock, briefly, when a
+        // retired generation exits: wait a moment for it rather than refuse a relay for nothing.
+        bool mine = !_stopping.IsCancellationRequested
+            && (_operation.Wait(0) || (_runningRelay is null && await _operation.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false)));
+        if (!mine)
         {
             report.Outcome = RelayOutcome.Refused;
             var running = _runningRelay;
             report.Reason = _stopping.IsCancellationRequested ? "the supervisor is stopping"
                 : running is not null ? $"relay {running.Id} (from {running.Trigger}) is running, in phase '{_runningPhase}'; one relay at a time: wait for it to finish (dotnet aeterna status shows it)"
-                : "the supervisor is restarting a generation that exited; try again in a moment";
+                : "the supervisor is restarting a generation that exited (back-off or start in progress); try again when `status` shows one active";
             _log.Warn("relay.refused", $"relay {report.Id} ({trigger}) refused: {report.Reason}");
+            _observability.RelayFinished(report, Config);
             return report;
         }
         try
@@ -336,6 +347,7 @@ internal sealed class Supervisor
             await _relay.RunAsync(report, options, p =>
             {
                 if (p.Started) _runningPhase = p.Phase;
+                _observability.RelayProgressed(report, p);
                 progress?.Invoke(p);
             }, _stopping.Token).ConfigureAwait(false);
             _log.Write(report.Outcome == RelayOutcome.Committed ? Configuration.LogLevel.Info : Configuration.LogLevel.Warn, "relay.end",
@@ -347,11 +359,7 @@ internal sealed class Supervisor
         }
         finally
         {
-            lock (_gate)
-            {
-                _history.Add(report);
-                if (_history.Count > 50) _history.RemoveAt(0);
-            }
+            _observability.RelayFinished(report, Config);
             _runningRelay = null;
             _runningPhase = null;
             _relayDone?.TrySetResult(report);
@@ -428,7 +436,7 @@ internal sealed class Supervisor
     {
         lock (_gate)
         {
-            return new StatusSnapshot(
+            return _observability.Complete(new StatusSnapshot(
                 Config.Service.Name,
                 Environment.ProcessId,
                 ConfigPath,
@@ -439,8 +447,13 @@ internal sealed class Supervisor
                 _reaper.OrphansReaped,
                 Listeners.Select(l => new ListenerStatus(l.Name, l.BoundAddress)).ToList(),
                 _generations.Select(g => new GenerationStatus(g.Number, g.Pid, g.State.ToString().ToLowerInvariant(),
-                    g.Uptime.TotalSeconds, g.StatusText, g == Active)).ToList(),
-                _history.TakeLast(10).Select(ReportDto.From).ToList());
+                    g.Uptime.TotalSeconds, g.StatusText, g == Active)
+                {
+                    Ready = g.State is not (GenerationState.Starting or GenerationState.Exited),
+                    Stateful = g.Session?.Stateful,
+                    StateBytes = _observability.StateBytes(g.Number),
+                }).ToList(),
+                _observability.History.Recent(10)));
         }
     }
 }

@@ -33,6 +33,9 @@ internal sealed record TestConfig
     /// <summary>orchestration.state_handoff keys (e.g. "timeout: 1s"), written when any is given.</summary>
     public IReadOnlyList<string> Handoff { get; init; } = [];
 
+    /// <summary>observability keys (e.g. "metrics_port: \"127.0.0.1:9100\""), written when any is given.</summary>
+    public IReadOnlyList<string> Observability { get; init; } = [];
+
     public string ToYaml()
     {
         static string List(IEnumerable<string> items) => "[" + string.Join(", ", items.Select(i => "\"" + i.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"")) + "]";
@@ -71,6 +74,11 @@ internal sealed record TestConfig
         {
             y.AppendLine("  preflight:");
             foreach (var p in Preflight) y.AppendLine($"    - {List(p)}");
+        }
+        if (Observability.Count > 0)
+        {
+            y.AppendLine("observability:");
+            foreach (var line in Observability) y.AppendLine($"  {line}");
         }
         return y.ToString();
     }

@@ -14,7 +14,8 @@
 # Running the script again resumes: pods already on the release are skipped.
 #
 # Environment: KUBECTL (default: kubectl), NAMESPACE, SELECTOR (default:
-# app.kubernetes.io/name=aeternaagent), CONTAINER (default: agent).
+# app.kubernetes.io/name=aeternaagent), CONTAINER (default: agent), RELAY_ARGS (more arguments
+# for `dotnet-aeterna relay`, e.g. "--soak 30s").
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -64,7 +65,8 @@ for pod in "${pods[@]}"; do
   point_current "$pod" "$release"
   echo "[$n/${#pods[@]}] $pod: relaying"
   status=0
-  in_pod "$pod" dotnet-aeterna relay -c $config || status=$?
+  read -r -a relay_args <<< "${RELAY_ARGS:-}"
+  in_pod "$pod" dotnet-aeterna relay -c $config "${relay_args[@]}" || status=$?
   if [ $status -ne 0 ]; then
     point_current "$pod" "$previous" || true
     echo "rollout stopped: the relay on $pod did not commit (exit $status, see above); it still serves '$previous'." >&2

@@ -110,6 +110,8 @@ public sealed partial class AgentTemplateTests(AgentTemplate template, ITestOutp
         Assert.Equal(3, (await agent.AboutAsync()).Generation);
         await agent.AssertHistoriesAsync(histories);
 
+        // SIGTERM: the agent drains and exits 0, and so does the supervisor (with the agent's code).
+        agent.Dispose();
         supervisor.Signal(Posix.SIGTERM);
         Assert.Equal(0, await supervisor.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
@@ -174,7 +176,7 @@ public sealed partial class AgentTemplateTests(AgentTemplate template, ITestOutp
         Assert.Equal(createdFiles, sampleFiles);
         foreach (var file in createdFiles)
             Assert.True(File.ReadAllText(Path.Combine(created, file)) == File.ReadAllText(Path.Combine(sample, file)),
-                $"samples/chat-agent/{file} differs from what `dotnet new aeterna-agent -n ChatAgent` creates: regenerate the sample (see its README)");
+                $"samples/chat-agent/{file} differs from what `dotnet new aeterna-agent -n ChatAgent` creates: regenerate the sample (samples/chat-agent/SAMPLE.md says how)");
     }
 
     [Fact]

@@ -67,6 +67,7 @@ public sealed class ContainerImageTests(AgentTemplate template, ITestOutputHelpe
 
         // docker stop: the STOPSIGNAL to PID 1; every generation drains, the container exits 0,
         // well within the stop timeout the manifest and the README give (30 s).
+        agent.Dispose();
         var clock = Stopwatch.StartNew();
         Assert.Equal(0, await container.StopAsync(Posix.SIGTERM, TimeSpan.FromSeconds(30)));
         output.WriteLine($"stopped in {clock.Elapsed.TotalSeconds:0.0} s");
@@ -153,8 +154,9 @@ public sealed class ContainerImageTests(AgentTemplate template, ITestOutputHelpe
         return container;
     }
 
+    /// <summary>Children of every thread of <paramref name="pid"/> (the supervisor spawns on a thread of its own).</summary>
     private static IEnumerable<int> Children(int pid) =>
-        File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse);
+        Directory.GetDirectories($"/proc/{pid}/task").SelectMany(t => File.ReadAllText(Path.Combine(t, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(int.Parse);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -16,6 +16,7 @@ public sealed class ImageContainer : IAsyncDisposable
     private readonly List<string> _log = [];
     private readonly string _directory;
     private Process? _forward;
+    private int _disposed;
 
     private ImageContainer(string name, string directory, ImageBuild image, Process unshare)
     {
@@ -164,6 +165,7 @@ public sealed class ImageContainer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         if (_forward is { HasExited: false }) _forward.Kill();
         if (!_unshare.HasExited)
         {

@@ -12,7 +12,13 @@ public sealed record Turn(string Role, string Text);
 /// <summary>The agent's HTTP API (issue 6) as a client drives it.</summary>
 public sealed class AgentClient(int port) : IDisposable
 {
-    private readonly HttpClient _http = new() { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+    // Idle keep-alive connections are closed soon, as a browser would: a retiring generation drains
+    // until its last connection closes (or drain_timeout), and the relay's commit waits for that.
+    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(500) })
+    {
+        BaseAddress = new Uri($"http://127.0.0.1:{port}/"),
+        Timeout = TimeSpan.FromSeconds(30),
+    };
 
     /// <summary>POST /sessions/{id}/messages: the two turns added (user, agent).</summary>
     public async Task<Turn[]> SendAsync(string session, string text)

@@ -49,6 +49,9 @@ app.MapGet("/healthz", () => Results.Json(new Health("ok"), Api.Json.Health));
 app.MapGet("/about", () => Results.Json(about, Api.Json.About));
 app.MapGet("/stats", (AgentMemory memory) => Results.Json(memory.Stats(), Api.Json.AgentStats));
 
+// Compile the generated state serializers now, while the previous generation still serves, so
+// that a relay's hand-over (the time new connections wait) does not include the JIT.
+AgentMemory.WarmUp();
 app.Run();
 
 static IResult BadSessionId() => Api.Error(StatusCodes.Status400BadRequest,

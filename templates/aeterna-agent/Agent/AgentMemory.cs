@@ -54,6 +54,14 @@ public sealed partial class AgentMemory
             return _sessions.TryGetValue(sessionId, out var conversation) ? [.. conversation.Messages] : null;
     }
 
+    /// <summary>Writes and reads a small memory once, so that the code a hand-over runs is compiled before it is needed.</summary>
+    public static void WarmUp()
+    {
+        var sample = new AgentMemory();
+        sample._sessions["warm-up"] = new Conversation { Messages = [ChatMessage.Create(ChatMessage.User, "Hello."), ChatMessage.Create(ChatMessage.Agent, "Hi!")] };
+        RelaySerializer.Deserialize<AgentMemory>(RelaySerializer.Serialize(sample));
+    }
+
     public AgentStats Stats()
     {
         lock (_lock)

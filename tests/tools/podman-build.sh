@@ -18,7 +18,7 @@ cleanup() {
   podman image unmount localhost/aeterna-agent:podman >/dev/null 2>&1 || true
   podman rmi -f localhost/aeterna-agent:podman mcr.microsoft.com/dotnet/aspnet:10.0 mcr.microsoft.com/dotnet/sdk:10.0 >/dev/null 2>&1 || true
   # the build stage's image and the layers of this build (ours alone: no prune)
-  grep -oE '^--> [0-9a-f]{12}' "$work/build.log" 2>/dev/null | cut -c5- | xargs -r podman rmi -f >/dev/null 2>&1 || true
+  grep -oE '^--> [0-9a-f]{11,64}' "$work/build.log" 2>/dev/null | cut -c5- | xargs -r podman rmi -f >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -15,6 +15,7 @@ set -euo pipefail
 project=$(realpath "$1"); artifacts=$(realpath "$2")
 work=$(mktemp -d /tmp/aeterna-podman.XXXXXX)
 cleanup() {
+  if [ -n "${container:-}" ] && kill -0 "$container" 2>/dev/null; then kill -KILL "${init:-$container}" 2>/dev/null; wait "$container" 2>/dev/null; fi
   podman image unmount localhost/aeterna-agent:podman >/dev/null 2>&1 || true
   podman rmi -f localhost/aeterna-agent:podman mcr.microsoft.com/dotnet/aspnet:10.0 mcr.microsoft.com/dotnet/sdk:10.0 >/dev/null 2>&1 || true
   # the build stage's image and the layers of this build (ours alone: no prune)

@@ -186,6 +186,7 @@ public sealed partial class AgentTemplateTests(AgentTemplate template, ITestOutp
         string checker = Path.Combine(Repo.Root, "tests", "tools", "k8s-schema-check.py");
         var (code, result) = await template.TryRunAsync(template.Project, "/usr/bin/python3", checker, manifest);
         output.WriteLine(result);
+        Assert.False(result.Contains("No module named", StringComparison.Ordinal), "the schema check needs Debian's python3-kubernetes and python3-yaml (./test.sh installs them): " + result);
         Assert.True(code == 0, result);
         Assert.Contains("2 document(s), 0 error(s)", result);
 

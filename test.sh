@@ -6,9 +6,11 @@ cd "$(dirname "$0")"
 
 # Real programs the tests run: gcc for the exec shim (and its arm64 build), wrk as the load
 # client, gunicorn as the unmodified third-party server, tini to compare PID 1 behaviour with,
-# python3 for the Python test service, util-linux for unshare, prometheus for promtool (the
-# metrics output is checked with it), tmux as the real terminal `status --watch` is checked in.
-packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross wrk gunicorn tini python3 util-linux curl prometheus tmux)
+# python3 for the Python test service, util-linux for unshare and nsenter, prometheus for promtool
+# (the metrics output is checked with it), tmux as the real terminal `status --watch` is checked in;
+# for the template's container and Kubernetes tests: socat and iproute2 (a hand-made container's
+# published port), python3-kubernetes (the offline schema check of the manifest).
+packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross wrk gunicorn tini python3 util-linux curl prometheus tmux socat iproute2 python3-kubernetes)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

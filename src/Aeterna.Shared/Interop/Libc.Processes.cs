@@ -38,6 +38,12 @@ internal static unsafe partial class Libc
     /// </summary>
     public static void DefaultChildSignal() => Signal(SIGCHLD, 0);
 
+    [LibraryImport(Lib, EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Access(string path, int mode);
+
+    /// <summary>Whether this process may execute <paramref name="path"/> (access(2) with X_OK: owner, group, others and root all considered).</summary>
+    public static bool CanExecute(string path) => Access(path, 1 /* X_OK */) == 0;
+
     [LibraryImport(Lib, EntryPoint = "umask")]
     public static partial uint Umask(uint mask);
 

@@ -1,3 +1,4 @@
+using Aeterna.Interop;
 using System.Runtime.InteropServices;
 
 namespace Aeterna.Tool.Processes;
@@ -16,15 +17,15 @@ internal static class ExecShim
         string path = Path.Combine(AppContext.BaseDirectory, "native", rid, "aeterna-exec");
         if (!File.Exists(path))
             throw new SpawnException($"the exec shim {path} is missing: reinstall the tool, or when building from source install a C compiler for {rid} (apt-get install gcc{(rid == "linux-arm64" ? "-aarch64-linux-gnu" : "")}) and rebuild.");
-        // NuGet does not keep the executable bit when it extracts a tool package.
-        var mode = File.GetUnixFileMode(path);
-        const UnixFileMode exec = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        if ((mode & UnixFileMode.UserExecute) == 0)
+        // NuGet does not keep the executable bits when it extracts a tool package (it leaves
+        // 0744: a tool installed by root would not run for the container's non-root user).
+        if (!Libc.CanExecute(path))
         {
-            try { File.SetUnixFileMode(path, mode | exec); }
+            const UnixFileMode exec = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+            try { File.SetUnixFileMode(path, File.GetUnixFileMode(path) | exec); }
             catch (Exception e) when (e is UnauthorizedAccessException or IOException)
             {
-                throw new SpawnException($"the exec shim {path} is not executable and cannot be made so ({e.Message}): run 'chmod +x {path}'.");
+                throw new SpawnException($"the exec shim {path} is not executable by uid {Libc.GetEffectiveUserId()} and cannot be made so ({e.Message}): run 'chmod a+x {path}' as its owner (the user who installed the tool).");
             }
         }
         return path;

@@ -1,0 +1,114 @@
+// AeternaAgent: a chat agent whose memory survives every deploy.
+//
+// Under the Aeterna supervisor (`dotnet aeterna start -c aeterna.yaml`) it serves on the socket the
+// supervisor holds, and at a relay hands its conversations and embedding cache to the next version
+// of itself. Standalone (`dotnet run`) it binds the address below and starts empty.
+using System.Reflection;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Aeterna;
+using AeternaAgent;
+
+[assembly: RelayListener("http", "tcp://0.0.0.0:8080")]
+// The Aeterna runtime is Linux-only (socket activation, memfd, SCM_RIGHTS).
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+builder.AddAeterna();                               // inherited listeners, readiness, freeze, drain
+builder.Services.AddRelayState<AgentMemory>();      // the state that crosses every relay
+var app = builder.Build();
+
+var about = new About(
+    int.TryParse(Environment.GetEnvironmentVariable("AETERNA_GENERATION"), out int generation) ? generation : 0,
+    Environment.ProcessId,
+    typeof(AgentMemory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
+
+app.MapPost("/sessions/{id}/messages", async (string id, HttpRequest request, AgentMemory memory) =>
+{
+    if (!Limits.IsValidSessionId(id)) return BadSessionId();
+    var (text, error) = await Api.ReadMessageAsync(request);
+    if (error is not null) return Api.Error(StatusCodes.Status400BadRequest, error);
+    var sent = memory.Send(id, text!, out string? refusal);
+    if (sent is not { } turns) return Api.Error(StatusCodes.Status409Conflict, refusal!);
+    return Results.Json(new SessionView(id, [turns.User, turns.Reply]), Api.Json.SessionView);
+});
+
+app.MapGet("/sessions/{id}", (string id, AgentMemory memory) =>
+{
+    if (!Limits.IsValidSessionId(id)) return BadSessionId();
+    return memory.History(id) is { } messages
+        ? Results.Json(new SessionView(id, messages), Api.Json.SessionView)
+        : Api.Error(StatusCodes.Status404NotFound, $"no session '{id}'");
+});
+
+app.MapGet("/healthz", () => Results.Json(new Health("ok"), Api.Json.Health));
+app.MapGet("/about", () => Results.Json(about, Api.Json.About));
+app.MapGet("/stats", (AgentMemory memory) => Results.Json(memory.Stats(), Api.Json.AgentStats));
+
+// Compile the generated state serializers now, while the previous generation still serves, so
+// that a relay's hand-over (the time new connections wait) does not include the JIT.
+AgentMemory.WarmUp();
+app.Run();
+
+static IResult BadSessionId() => Api.Error(StatusCodes.Status400BadRequest,
+    $"a session id is 1 to {Limits.MaxSessionIdLength} letters, digits, '-', '_' or '.'");
+
+/// <summary>Reading and refusing requests: bad input gets a 400 with a JSON error, and changes nothing.</summary>
+internal static class Api
+{
+    public static AgentJson Json { get; } = new(new JsonSerializerOptions(AgentJson.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    public static IResult Error(int status, string message) =>
+        Results.Json(new ErrorBody(message), Json.ErrorBody, statusCode: status);
+
+    /// <summary>The text of a <c>{"text": "…"}</c> body, or what is wrong with the body.</summary>
+    public static async Task<(string? Text, string? Error)> ReadMessageAsync(HttpRequest request)
+    {
+        if (request.ContentLength > Limits.MaxBodyBytes) return (null, $"the body is over {Limits.MaxBodyBytes} bytes");
+        var buffer = new byte[Limits.MaxBodyBytes + 1];
+        int length = 0, read;
+        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted)) > 0)
+            length += read;
+        if (length == 0) return (null, "no body: send {\"text\": \"...\"}");
+        if (length > Limits.MaxBodyBytes) return (null, $"the body is over {Limits.MaxBodyBytes} bytes");
+        MessageRequest? body;
+        try
+        {
+            body = JsonSerializer.Deserialize(buffer.AsSpan(0, length), Json.MessageRequest);
+        }
+        catch (JsonException e)
+        {
+            return (null, $"the body is not the JSON expected, {{\"text\": \"...\"}}: {e.Message}");
+        }
+        if (body?.Text is not { } text) return (null, "the body needs a \"text\" string: {\"text\": \"...\"}");
+        if (string.IsNullOrWhiteSpace(text)) return (null, "\"text\" is empty");
+        if (text.Length > Limits.MaxTextLength) return (null, $"\"text\" is over {Limits.MaxTextLength} characters");
+        return (text, null);
+    }
+}
+
+internal sealed record MessageRequest(string? Text);
+
+/// <summary>A session, or the turns just added to it: <c>{"id": "…", "messages": [{"role": …, "text": …}, …]}</c>.</summary>
+internal sealed record SessionView(string Id, IReadOnlyList<ChatMessage> Messages);
+
+internal sealed record ErrorBody(string Error);
+
+internal sealed record Health(string Status);
+
+/// <summary>GET /about: which generation and process answered, and the app's version.</summary>
+internal sealed record About(int Generation, int Pid, string Version);
+
+/// <summary>Source-generated JSON (no reflection); <see cref="Api.Json"/> writes quotes in texts as they are, not as \u0022.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(MessageRequest))]
+[JsonSerializable(typeof(SessionView))]
+[JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(About))]
+[JsonSerializable(typeof(AgentStats))]
+internal sealed partial class AgentJson : JsonSerializerContext;

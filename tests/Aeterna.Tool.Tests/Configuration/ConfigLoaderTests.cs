@@ -236,7 +236,7 @@ public sealed class ConfigLoaderTests : IDisposable
     public void TopLevelHandoffCanBeDisabledExplicitly()
     {
         var c = Valid("service:\n  command: [app]\nhandoff:\n  enabled: FALSE\n  mechanism: shm\n");
-        Assert.True(c.Orchestration.StateHandoff.Enabled); // state an app registers must not be dropped silently
+        Assert.False(c.Orchestration.StateHandoff.Enabled);
         Assert.Equal(HandoffMechanism.Shm, c.Orchestration.StateHandoff.Mechanism);
     }
 

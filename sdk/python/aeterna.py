@@ -1419,11 +1419,13 @@ class AeternaClient:
             return
         transfer_sock.close()
         self._exported = info.pop("buffers")
-        for b in self._exported:
-            b._protect(False)              # the next generation owns these pages now
         self._send(FROZEN, dict(info, transfer=transfer, stopped_accepting_ns=stopped_ns,
                                 quiesce_ms=round((t1 - t0) * 1000, 3),
                                 export_ms=round((time.monotonic() - t1) * 1000, 3)))
+        # The next generation owns these pages now. Protected after FROZEN, not before: it costs
+        # about 30 ms per GiB, which would otherwise be spent while new connections wait.
+        for b in self._exported:
+            b._protect(False)
 
     def _handle_import(self, msg: Dict[str, Any], transfer_sock: socket.socket) -> None:
         transfer = msg.get("transfer")

@@ -48,17 +48,19 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
         }
         if (!states.IsEmpty)
         {
-            try { await RelayRehearsal.RunAsync(states, session.Welcome.MaxFrameSize, cancellationToken).ConfigureAwait(false); }
-            catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException)
+            try { await RelayRehearsal.RunAsync(states, gate, session.Welcome, cancellationToken).ConfigureAwait(false); }
+            catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 // The scratch state does not round-trip: the real hand-over would fail the same way. Say so now.
-                logger.LogWarning("aeterna: a rehearsal of the state hand-over with empty state failed: {Error}", e.Message);
+                logger.LogWarning("aeterna: a rehearsal of the state hand-over with empty state failed: {Error}", e is OperationCanceledException ? "it took longer than state_handoff.timeout" : e.Message);
             }
         }
+        var health = new HealthReporter(session, requests, services.GetService(typeof(HealthCheckService)) as HealthCheckService, logger);
+        await health.WarmUpAsync(cancellationToken).ConfigureAwait(false);
         var participant = new RelayParticipant(session, states, gate, logger);
         context.Participant = participant;
         _participant = participant.RunAsync(_stopping.Token);
-        _health = new HealthReporter(session, requests, services.GetService(typeof(HealthCheckService)) as HealthCheckService, logger).RunAsync(_stopping.Token);
+        _health = health.RunAsync(_stopping.Token);
         _checkpoints = new CheckpointWriter(session, states, requests, () => participant.IsFrozen, logger).RunAsync(_stopping.Token);
         await session.SendAsync(FrameType.Ready, new ReadyMessage(session.Welcome.ExpectState ? "warm; waiting for state" : "serving"), ProtocolJson.Default.ReadyMessage, cancellationToken).ConfigureAwait(false);
     }

@@ -20,4 +20,6 @@ internal sealed class KestrelServingGate(AcceptGate accepts, RequestGate request
         accepts.Open();
         return MonotonicClock.Nanoseconds;
     }
+
+    public IServingGate CreateScratch() => new KestrelServingGate(new AcceptGate(), new RequestGate(requests.Forwarder));
 }

@@ -35,6 +35,17 @@ internal sealed class HealthReporter(SupervisorSession session, RequestGate requ
         }
     }
 
+    /// <summary>
+    /// One round of the checks and one HEALTH message, not sent, before READY: their first run
+    /// compiles a few hundred methods, which would otherwise compete with a relay that starts the
+    /// moment this generation is ready.
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken cancel)
+    {
+        var (ok, detail) = await CheckAsync(cancel).ConfigureAwait(false);
+        _ = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new HealthMessage(ok, detail, 0, 0), ProtocolJson.Default.HealthMessage);
+    }
+
     private async Task<(bool Ok, string? Detail)> CheckAsync(CancellationToken stopping)
     {
         if (checks is null) return (true, null);

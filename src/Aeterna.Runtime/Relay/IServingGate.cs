@@ -20,6 +20,9 @@ internal interface IServingGate
 
     /// <summary>Serves again from local state and takes connections. Returns when accepting started.</summary>
     long StartAccepting();
+
+    /// <summary>A gate of the same kind that controls nothing, for <see cref="RelayRehearsal"/>.</summary>
+    IServingGate CreateScratch();
 }
 
 /// <summary>For apps without a request pipeline to gate: only the instants.</summary>
@@ -30,4 +33,6 @@ internal sealed class NoServingGate : IServingGate
     public Task QuiesceAsync(CancellationToken cancel) => Task.CompletedTask;
 
     public long StartAccepting() => MonotonicClock.Nanoseconds;
+
+    public IServingGate CreateScratch() => this;
 }

@@ -1,50 +1,101 @@
-using System.Text.Json;
 using Aeterna.Protocol;
+using Aeterna.Serialization;
 using Aeterna.State;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Aeterna.Relay;
 
 /// <summary>
-/// One export and one import of scratch state (fresh instances of the app's state types, never the
-/// live ones) through a private socket pair, and one of each session message, run while the
-/// generation warms up. A relay then finds the hand-over's code already compiled: without this,
-/// just-in-time compilation in two fresh processes makes the first hand-over of every generation
-/// some 50–80 ms slower (docs/benchmarks.md), all of it inside the window where new connections wait.
+/// A dress rehearsal of the hand-over, run while the generation warms up: two
+/// <see cref="RelayParticipant"/>s on scratch state (fresh instances of the app's state types, never
+/// the live ones) and scratch gates, driven through FREEZE, IMPORT, COMMIT and RESUME by this class
+/// playing the supervisor over private socket pairs, once per mechanism, with one small memory
+/// region passed by fd beside the app's types. A relay then finds every
+/// method of its hand-over path already compiled, in the old generation and in the new one. Without
+/// it, just-in-time compilation of that path (some 150 methods, generic async machinery included)
+/// happens inside the window where new connections wait: about 10 ms on a 2-core machine
+/// (docs/benchmarks.md).
 /// </summary>
 internal static class RelayRehearsal
 {
-    public static async Task RunAsync(RelayStateSet states, int maxFrame, CancellationToken cancel)
+    public static async Task RunAsync(RelayStateSet states, IServingGate gate, WelcomeMessage welcome, CancellationToken cancel)
     {
         foreach (string mechanism in new[] { "pipe", "shm" })
+            await HandOverAsync(states, gate, welcome, mechanism, cancel).ConfigureAwait(false);
+    }
+
+    private static async Task HandOverAsync(RelayStateSet states, IServingGate gate, WelcomeMessage welcome, string mechanism, CancellationToken cancel)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        stop.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, welcome.TimeoutMs)));
+        var (oldSide, oldSupervisorSide) = FrameChannel.CreatePair();
+        var (newSide, newSupervisorSide) = FrameChannel.CreatePair();
+        using var oldSession = SupervisorSession.Loopback(FrameChannel.FromHandle(oldSide, welcome.MaxFrameSize), welcome);
+        using var newSession = SupervisorSession.Loopback(FrameChannel.FromHandle(newSide, welcome.MaxFrameSize), welcome);
+        using var toOld = FrameChannel.FromHandle(oldSupervisorSide, welcome.MaxFrameSize);
+        using var toNew = FrameChannel.FromHandle(newSupervisorSide, welcome.MaxFrameSize);
+
+        var oldGate = gate.CreateScratch();
+        oldGate.StartAccepting();
+        using var exported = new RegionProbe { Memory = RelayMemory<float>.Allocate(1, "aeterna:rehearsal") };
+        using var imported = new RegionProbe();
+        var old = new RelayParticipant(oldSession, Scratch(states, exported), oldGate, NullLogger.Instance);
+        var next = new RelayParticipant(newSession, Scratch(states, imported), gate.CreateScratch(), NullLogger.Instance);
+        var running = Task.WhenAll(old.RunAsync(stop.Token), next.RunAsync(stop.Token));
+        try
         {
-            var source = Scratch(states);
-            var target = Scratch(states);
-            var (a, b) = FrameChannel.CreatePair();
-            using var exporter = FrameChannel.FromHandle(a, maxFrame);
-            using var importer = FrameChannel.FromHandle(b, maxFrame);
-            var export = StateExport.ExportAsync(exporter, source, new StateBuffer(), mechanism, maxFrame, cancel);
-            await StateImport.ImportAsync(importer, target, long.MaxValue, validateFirst: true, cancel).ConfigureAwait(false);
-            await export.ConfigureAwait(false);
+            var (exporterEnd, importerEnd) = FrameChannel.CreatePair();
+            using (exporterEnd)
+            using (importerEnd)
+            {
+                await toNew.SendAsync(FrameType.Import, new ImportMessage(0, 0), ProtocolJson.Default.ImportMessage, [importerEnd], stop.Token).ConfigureAwait(false);
+                await toOld.SendAsync(FrameType.Freeze, new FreezeMessage(0, mechanism, welcome.TimeoutMs), ProtocolJson.Default.FreezeMessage, [exporterEnd], stop.Token).ConfigureAwait(false);
+            }
+            await ExpectAsync(toOld, FrameType.Frozen, stop.Token).ConfigureAwait(false);
+            await ExpectAsync(toNew, FrameType.Prepared, stop.Token).ConfigureAwait(false);
+            await toNew.SendAsync(FrameType.Commit, new CommitMessage(0), ProtocolJson.Default.CommitMessage, cancel: stop.Token).ConfigureAwait(false);
+            await ExpectAsync(toNew, FrameType.Accepting, stop.Token).ConfigureAwait(false);
+            await toOld.SendAsync(FrameType.Resume, new ResumeMessage(0, "rehearsal"), ProtocolJson.Default.ResumeMessage, cancel: stop.Token).ConfigureAwait(false);
+            await ExpectAsync(toOld, FrameType.Accepting, stop.Token).ConfigureAwait(false);
         }
-        var json = ProtocolJson.Default;
-        _ = JsonSerializer.SerializeToUtf8Bytes(new FrozenMessage { Transfer = 0 }, json.FrozenMessage);
-        _ = JsonSerializer.SerializeToUtf8Bytes(new PreparedMessage(0, 0, 0, 0), json.PreparedMessage);
-        _ = JsonSerializer.SerializeToUtf8Bytes(new AcceptingMessage(0, MonotonicClock.Nanoseconds), json.AcceptingMessage);
-        _ = JsonSerializer.SerializeToUtf8Bytes(new FailedMessage(0, "", ""), json.FailedMessage);
-        foreach (var payload in new[] { """{"transfer":0,"mechanism":"auto","deadline_ms":1}""", """{"transfer":0,"from_generation":0}""", """{"transfer":0}""", """{"transfer":0,"reason":""}""" })
+        finally
         {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(payload);
-            _ = Frame.Decode(FrameType.Freeze, bytes, json.FreezeMessage);
-            _ = Frame.Decode(FrameType.Import, bytes, json.ImportMessage);
-            _ = Frame.Decode(FrameType.Commit, bytes, json.CommitMessage);
-            _ = Frame.Decode(FrameType.Resume, bytes, json.ResumeMessage);
+            stop.Cancel();
+            try { await running.ConfigureAwait(false); }
+            catch (OperationCanceledException) { } // a participant cut short by the stop; the first failure is already on its way
         }
     }
 
-    private static RelayStateSet Scratch(RelayStateSet states)
+    /// <summary>The participant's next frame, which must be <paramref name="expected"/>; its FAILED becomes an exception with its reason.</summary>
+    private static async Task ExpectAsync(FrameChannel participant, FrameType expected, CancellationToken cancel)
+    {
+        using var frame = await participant.ReceiveAsync(cancel).ConfigureAwait(false);
+        if (frame.Type == FrameType.Failed)
+        {
+            var failed = frame.Read(ProtocolJson.Default.FailedMessage);
+            throw new RelayFormatException($"{failed.Code}: {failed.Error}");
+        }
+        if (frame.Type != expected)
+            throw new ProtocolException(ProtocolError.Malformed, $"the rehearsal expected {expected}, got {frame.Type}");
+    }
+
+    private static RelayStateSet Scratch(RelayStateSet states, RegionProbe probe)
     {
         var set = new RelayStateSet();
         foreach (var entry in states.Entries) set.Add(entry.Name, entry.CreateScratch(), entry.CreateScratch);
+        set.Add("aeterna:rehearsal", probe, () => new RegionProbe());
         return set;
+    }
+
+    /// <summary>State of one small <see cref="RelayMemory{T}"/>: the rehearsal passes a region by fd even when the app's scratch state holds none.</summary>
+    private sealed class RegionProbe : IRelayState, IDisposable
+    {
+        public RelayMemory<float>? Memory { get; set; }
+
+        public void WriteState(ref RelayWriter writer) => writer.WriteMemory(Memory);
+
+        public void ReadState(ref RelayReader reader) => Memory = reader.ReadMemory<float>();
+
+        public void Dispose() => Memory?.Dispose();
     }
 }

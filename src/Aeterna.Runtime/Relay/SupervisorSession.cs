@@ -26,6 +26,9 @@ internal sealed class SupervisorSession : IDisposable
 
     public WelcomeMessage Welcome { get; }
 
+    /// <summary>A session over a socket whose other end plays the supervisor in this process (<see cref="RelayRehearsal"/>).</summary>
+    public static SupervisorSession Loopback(FrameChannel channel, WelcomeMessage welcome) => new(channel, welcome);
+
     /// <summary>Whether this process runs under an Aeterna supervisor that speaks the protocol.</summary>
     public static bool IsSupervised => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AETERNA_SOCKET"));
 

@@ -168,7 +168,7 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
         {
             await session.SendAsync(FrameType.Status, new StatusMessage($"memory regions readable: {bytes} bytes mapped in {ms:0.###} ms"), ProtocolJson.Default.StatusMessage, stopping).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ProtocolException or OperationCanceledException) { }
+        catch (Exception e) when (e is ProtocolException or OperationCanceledException or ObjectDisposedException) { } // the session ended first (the rehearsal's does)
     }
 
     private Task FailAsync(int transfer, Exception e, CancellationToken stopping)

@@ -16,30 +16,15 @@ long the new generation took to map every page readable (MADV_POPULATE_READ, aft
 
 Usage: bench/run handover [--quick]. Prints a table; writes bench/results/handover.json.
 """
-import json, os, platform, re, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, platform, re, statistics, subprocess, sys, tempfile, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "src", "Aeterna.Tool", "bin", "Release", "net10.0", "dotnet-aeterna.dll")
+from common import ROOT, TOOL, cli, free_port, machine, pct, write_results
+
 APP = os.path.join(ROOT, "tests", "apps", "StatefulApp", "bin", "Release", "net10.0", "StatefulApp.dll")
 QUICK = "--quick" in sys.argv
 RUNS = 5 if QUICK else 15
 GIB = 1 << 30
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(*args):
-    return subprocess.run(["dotnet", TOOL, *args], capture_output=True, text=True)
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 class Service:
@@ -187,10 +172,7 @@ def main():
     print(f"baselines: raw stream of 50 KiB {baselines['stream_50KiB']['stream_ms_p50']:.3f} ms; of {copied['copied_bytes'] >> 20} MiB "
           f"{baselines['stream_copied']['stream_ms_p50']:.1f} ms (copied state: export {copied['export_ms_p50']:.1f} ms + import {copied['import_ms_p50']:.1f} ms, "
           f"handover {copied['handover_ms_p50']:.1f} ms = {copied['handover_ms_p50'] / baselines['stream_copied']['stream_ms_p50']:.2f}x); one fd passed {baselines['stream_50KiB']['fd_pass_ms_p50']:.4f} ms")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "handover.json"), "w") as f:
-        json.dump(results + [{"scenario": "baselines", **baselines,
-                              "machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()}}], f, indent=2)
+    write_results("handover", results + [{"scenario": "baselines", **baselines, "machine": machine()}])
 
 
 if __name__ == "__main__":

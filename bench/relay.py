@@ -4,10 +4,10 @@ Runs the real supervisor (Release build) with a listener and a trivial service, 
 with --soak 0, and reads each relay's phase timings from the report. Prints a table and writes
 bench/results/relay.json.
 """
-import json, os, platform, socket, statistics, subprocess, sys, tempfile, time
+import json, os, platform, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "src", "Aeterna.Tool", "bin", "Release", "net10.0", "dotnet-aeterna.dll")
+from common import TOOL, cli, free_port, machine, pct, write_results
+
 QUICK = "--quick" in sys.argv
 RUNS = 10 if QUICK else 40
 
@@ -20,12 +20,6 @@ NOTIFY_APP = ("import os, socket, signal, time\n"
               "while True: time.sleep(60)\n")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_kib(pid, field="VmRSS"):
     """VmRSS counts the runtime's mapped files (shared by every .NET process on the machine);
     RssAnon is the memory that is the supervisor's own."""
@@ -34,15 +28,6 @@ def rss_kib(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def cli(*args):
-    return subprocess.run(["dotnet", TOOL, *args], capture_output=True, text=True)
 
 
 def scenario(name, command, readiness):
@@ -112,10 +97,7 @@ def main():
     print(f"memory, idle: supervisor RSS {r['supervisor_idle_rss_kib'] / 1024:.1f} MiB of which private (RssAnon) {r['supervisor_idle_anon_kib'] / 1024:.1f} MiB; "
           f"after {RUNS + 3} relays {r['supervisor_rss_after_relays_kib'] / 1024:.1f} / {r['supervisor_anon_after_relays_kib'] / 1024:.1f} MiB; "
           f"tini {tini[0] / 1024:.1f} / {tini[1] / 1024:.1f} MiB")
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "relay.json"), "w") as f:
-        json.dump({"machine": {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()},
-                   "results": results, "tini_idle_rss_kib": tini[0], "tini_idle_anon_kib": tini[1]}, f, indent=2)
+    write_results("relay", {"machine": machine(), "results": results, "tini_idle_rss_kib": tini[0], "tini_idle_anon_kib": tini[1]})
 
 
 if __name__ == "__main__":

@@ -467,22 +467,32 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
         };
     }
 
-    /// <summary>A file path, absolute or relative to the config's directory; null when absent or invalid (reported).</summary>
+    /// <summary>A file path, absolute or relative to the config's directory; null when absent, invalid or a directory (reported).</summary>
     private string? FilePath(YamlSection section, string key)
     {
         string? given = reader.Scalar(section, key, "a string (a file path)");
         if (given is null) return null;
+        var entry = section[key]!;
+        string example = ConfigSchema.Example(entry.Path);
+        string? full = null;
         try
         {
-            if (given.Contains('\0') || given.EndsWith('/')) throw new ArgumentException(null, nameof(key));
-            return Path.GetFullPath(given, BaseDirectory);
+            if (!given.Contains('\0')) full = Path.GetFullPath(given, BaseDirectory);
         }
-        catch (ArgumentException)
+        catch (ArgumentException) { }
+        if (full is null)
         {
-            var entry = section[key]!;
-            reader.Error(NodeReader.At(entry), $"{entry.Path} '{ConfigText.Show(given)}' is not a valid file path.", $"Write a file path, e.g. {ConfigSchema.Example(entry.Path)}");
+            reader.Error(NodeReader.At(entry), $"{entry.Path} '{ConfigText.Show(given)}' is not a valid file path.", $"Write a file path, e.g. {example}");
             return null;
         }
+        if (given.EndsWith('/') || Directory.Exists(full))
+        {
+            string file = Path.GetFileName(example[(example.IndexOf(": ", StringComparison.Ordinal) + 2)..]);
+            reader.Error(NodeReader.At(entry), $"{entry.Path} '{ConfigText.Show(given)}' is a directory; it names the file itself.",
+                $"Name a file in it, e.g. {key}: {Path.Combine(given, file)}.");
+            return null;
+        }
+        return full;
     }
 
     private RestartConfig MapRestart(YamlSection orchestration)
@@ -583,33 +593,8 @@ internal sealed partial class ConfigMapper(string sourcePath, NodeReader reader)
             MetricsAddress = MetricsAddress(section),
             LogLevel = reader.Choice(section, "log_level", defaults.LogLevel, LogLevels),
             LogFormat = reader.Choice(section, "log_format", defaults.LogFormat, LogFormats),
-            HistoryPath = HistoryPath(section),
+            HistoryPath = FilePath(section, "history_path"),
         };
-    }
-
-    /// <summary>observability.history_path: a file path, absolute or relative to the config's directory.</summary>
-    private string? HistoryPath(YamlSection section)
-    {
-        string? given = reader.Scalar(section, "history_path", "a string (a file path)");
-        if (given is null) return null;
-        var at = NodeReader.At(section["history_path"]!);
-        string full;
-        try
-        {
-            full = Path.GetFullPath(given, BaseDirectory);
-        }
-        catch (ArgumentException)
-        {
-            reader.Error(at, $"observability.history_path '{ConfigText.Show(given)}' is not a valid path.", "Write a file path, absolute or relative to the config file, e.g. history_path: /var/lib/aeterna/relays.jsonl.");
-            return null;
-        }
-        if (Directory.Exists(full) || given.EndsWith('/'))
-        {
-            reader.Error(at, $"observability.history_path '{ConfigText.Show(given)}' is a directory; it names the history file itself.",
-                $"Name a file in it, e.g. history_path: {Path.Combine(given, "relays.jsonl")}.");
-            return null;
-        }
-        return full;
     }
 
     /// <summary>":PORT", "HOST:PORT", "[v6]:PORT" or a bare port; validated, kept as written.</summary>

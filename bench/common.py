@@ -1,0 +1,31 @@
+"""What bench/relay.py and bench/handover.py share: the tool's path, the CLI, free ports,
+percentiles, and writing bench/results/<name>.json with the machine beside the numbers."""
+import json, os, platform, socket, subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "src", "Aeterna.Tool", "bin", "Release", "net10.0", "dotnet-aeterna.dll")
+
+
+def machine():
+    return {"host": platform.node(), "cores": os.cpu_count(), "kernel": platform.release()}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def cli(*args):
+    return subprocess.run(["dotnet", TOOL, *args], capture_output=True, text=True)
+
+
+def write_results(name, data):
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", name + ".json"), "w") as f:
+        json.dump(data, f, indent=2)

@@ -30,7 +30,7 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             throw new RelayFailedException(RelayOutcome.NotReady,
                 $"generation {to.Number} registers no relay state, but generation {from.Number} holds some ({types}): it would be lost. Fix: register it in the new version (services.AddRelayState<T>()), or set state_handoff.enabled: false to drop it on purpose");
 
-        from.State = GenerationState.Frozen;
+        from.Freeze();
         try
         {
             var report = await TransferAsync(source, target, handoff, cancel).ConfigureAwait(false);
@@ -56,7 +56,7 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             try
             {
                 var back = await TransferAsync(newer, original, handoff, cancel).ConfigureAwait(false);
-                from.State = GenerationState.Active;
+                from.Resume();
                 return $"generation {to.Number} handed its state back to generation {from.Number} ({Describe(back)})";
             }
             catch (TransferFailedException e)
@@ -189,7 +189,7 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
         try
         {
             using var _ = await ReplyAsync(session, id, FrameType.Accepting, "resume", timeout.Token).ConfigureAwait(false);
-            generation.State = GenerationState.Active;
+            generation.Resume();
             return $"generation {generation.Number} resumed from the state it froze with";
         }
         catch (Exception e) when (e is TransferFailedException or OperationCanceledException)

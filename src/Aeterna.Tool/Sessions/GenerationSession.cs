@@ -17,15 +17,19 @@ internal sealed class GenerationSession : IDisposable
 
     private readonly Action<GenerationSession, Frame> _onCheckpoint;
 
-    public GenerationSession(FrameChannel channel, HelloMessage hello, Generation generation, Action<GenerationSession, Frame> onCheckpoint)
+    public GenerationSession(FrameChannel channel, HelloMessage hello, WelcomeMessage welcome, Generation generation, Action<GenerationSession, Frame> onCheckpoint)
     {
         _channel = channel;
         Hello = hello;
+        Welcome = welcome;
         Generation = generation;
         _onCheckpoint = onCheckpoint;
     }
 
     public HelloMessage Hello { get; }
+
+    /// <summary>What the supervisor answered the HELLO with.</summary>
+    public WelcomeMessage Welcome { get; }
 
     public Generation Generation { get; }
 

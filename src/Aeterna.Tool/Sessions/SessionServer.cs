@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Aeterna.Addresses;
 using Aeterna.Interop;
 using Aeterna.Protocol;
+using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Supervision;
 
@@ -22,24 +23,26 @@ internal sealed class SessionServer : IDisposable
 
     private readonly Socket _listener;
     private readonly Func<string, Generation?> _findGeneration;
-    private readonly Func<Generation, HelloMessage, WelcomeMessage> _welcome;
     private readonly Action<GenerationSession, Frame> _onCheckpoint;
     private readonly EventLog _log;
     private readonly uint _uid = Libc.GetEffectiveUserId();
 
-    private SessionServer(string path, Socket listener, Func<string, Generation?> findGeneration, Func<Generation, HelloMessage, WelcomeMessage> welcome, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
+    private SessionServer(string path, Socket listener, Func<string, Generation?> findGeneration, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
     {
         Path = path;
         _listener = listener;
         _findGeneration = findGeneration;
-        _welcome = welcome;
         _onCheckpoint = onCheckpoint;
         _log = log;
     }
 
     public string Path { get; }
 
-    public static SessionServer Start(string path, Func<string, Generation?> findGeneration, Func<Generation, HelloMessage, WelcomeMessage> welcome, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
+    /// <summary>AETERNA_SOCKET: state_handoff.socket_path, or aeterna.sock beside the control socket.</summary>
+    public static string PathFor(AeternaConfig config) =>
+        config.Orchestration.StateHandoff.SocketPath ?? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(config.Control.SocketPath)!, "aeterna.sock");
+
+    public static SessionServer Start(string path, Func<string, Generation?> findGeneration, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
     {
         ListenerSockets.RemoveStaleSocket(path);
         if (System.IO.Path.Exists(path))
@@ -54,7 +57,7 @@ internal sealed class SessionServer : IDisposable
         }
         finally { Libc.Umask(previous); }
         listener.Listen(64);
-        var server = new SessionServer(path, listener, findGeneration, welcome, onCheckpoint, log);
+        var server = new SessionServer(path, listener, findGeneration, onCheckpoint, log);
         _ = server.AcceptLoopAsync();
         return server;
     }
@@ -96,7 +99,8 @@ internal sealed class SessionServer : IDisposable
                 await RejectAsync(channel, "unknown_token", "AETERNA_TOKEN does not belong to a generation of this supervisor (a process started some other way, or a generation that has exited)").ConfigureAwait(false);
                 return;
             }
-            var session = new GenerationSession(channel, hello, generation, _onCheckpoint);
+            var welcome = Welcome.For(generation, hello);
+            var session = new GenerationSession(channel, hello, welcome, generation, _onCheckpoint);
             if (!generation.AttachSession(session))
             {
                 await RejectAsync(channel, "duplicate", $"generation {generation.Number} already has a session").ConfigureAwait(false);
@@ -104,7 +108,7 @@ internal sealed class SessionServer : IDisposable
             }
             channel.MaxPayload = FrameChannel.DefaultMaxPayload;
             // Once attached, the session runs (and ends) on its own: a failed WELCOME ends it at once.
-            try { await channel.SendAsync(FrameType.Welcome, _welcome(generation, hello), ProtocolJson.Default.WelcomeMessage).ConfigureAwait(false); }
+            try { await channel.SendAsync(FrameType.Welcome, welcome, ProtocolJson.Default.WelcomeMessage).ConfigureAwait(false); }
             catch (ProtocolException) { }
             _log.Info("session.open", $"generation {generation.Number} (pid {hello.Pid}) opened its session: {hello.Runtime ?? "unknown runtime"}, {(hello.Stateful ? $"state: {string.Join(", ", hello.StateTypes ?? [])}" : "stateless")}",
                 ("generation", generation.Number), ("stateful", hello.Stateful));

@@ -9,7 +9,10 @@ using Aeterna.Tool.Sessions;
 
 namespace Aeterna.Tool.Supervision;
 
-/// <summary>Where a generation is in its life.</summary>
+/// <summary>
+/// Where a generation is in its life. It moves only through <see cref="Generation"/>'s own
+/// transitions: Starting → Ready → Active ⇄ Frozen, any → Draining, any → Exited (for good).
+/// </summary>
 internal enum GenerationState { Starting, Ready, Active, Frozen, Draining, Exited }
 
 /// <summary>
@@ -27,6 +30,8 @@ internal sealed class Generation : IDisposable
     private long _readyDeadlineExtensionTicks;
 
     private GenerationSession? _session;
+    private readonly Lock _transition = new();
+    private GenerationState _state = GenerationState.Starting;
 
     public Generation(int number, AeternaConfig config, string token, SpawnedProcess process, NotifySocket notify, Generation? stateSource)
     {
@@ -40,7 +45,7 @@ internal sealed class Generation : IDisposable
         _notify = notify;
         _watchdogIntervalTicks = watchdog.Ticks;
         _ = notify.ReceiveAsync(OnNotify);
-        _ = Exited.ContinueWith(_ => State = GenerationState.Exited, TaskScheduler.Default);
+        _ = Exited.ContinueWith(_ => Move(GenerationState.Exited), TaskScheduler.Default);
     }
 
     public int Number { get; }
@@ -58,7 +63,7 @@ internal sealed class Generation : IDisposable
     public Checkpoint? RestoreFrom { get; init; }
 
     /// <summary>Whether its WELCOME told it to wait for state before accepting.</summary>
-    public bool ExpectsState { get; set; }
+    public bool ExpectsState => Session?.Welcome.ExpectState ?? false;
 
     /// <summary>The Aeterna protocol session, once the generation opened one (apps using the runtime or an SDK do).</summary>
     public GenerationSession? Session => Volatile.Read(ref _session);
@@ -73,7 +78,10 @@ internal sealed class Generation : IDisposable
 
     public long StartedTimestamp { get; } = Stopwatch.GetTimestamp();
 
-    public GenerationState State { get; set; } = GenerationState.Starting;
+    public GenerationState State
+    {
+        get { lock (_transition) return _state; }
+    }
 
     public Task<ExitStatus> Exited { get; }
 
@@ -158,9 +166,35 @@ internal sealed class Generation : IDisposable
     /// </summary>
     public void MarkReady()
     {
-        if (State != GenerationState.Starting) return;
-        State = GenerationState.Ready;
-        _ = MonitorWatchdogAsync();
+        if (Move(GenerationState.Ready, GenerationState.Starting))
+            _ = MonitorWatchdogAsync();
+    }
+
+    /// <summary>It becomes the generation the supervisor keeps running (ready first, if it was not yet).</summary>
+    public void Activate()
+    {
+        MarkReady();
+        Move(GenerationState.Active, GenerationState.Ready);
+    }
+
+    /// <summary>It stopped accepting to hand its state over (FREEZE); it waits, frozen, as the rollback target.</summary>
+    public void Freeze() => Move(GenerationState.Frozen, GenerationState.Active);
+
+    /// <summary>It accepts again after a freeze: it resumed, or its state was handed back.</summary>
+    public void Resume() => Move(GenerationState.Active, GenerationState.Frozen);
+
+    /// <summary>
+    /// Moves to <paramref name="to"/> if the generation is in one of <paramref name="from"/> (any
+    /// state but Exited when none is given); false otherwise. Exited is final.
+    /// </summary>
+    private bool Move(GenerationState to, params ReadOnlySpan<GenerationState> from)
+    {
+        lock (_transition)
+        {
+            if (_state == GenerationState.Exited || (from.Length > 0 && !from.Contains(_state))) return false;
+            _state = to;
+            return true;
+        }
     }
 
     /// <summary>
@@ -204,7 +238,7 @@ internal sealed class Generation : IDisposable
     /// <returns>The exit status, and whether it had to be killed.</returns>
     public async Task<(ExitStatus Status, bool Killed)> StopAsync(TimeSpan drainTimeout, int signal = Libc.SIGTERM)
     {
-        State = GenerationState.Draining;
+        Move(GenerationState.Draining);
         Signal(signal);
         bool killed = false;
         if (await Task.WhenAny(Exited, Task.Delay(drainTimeout)) != Exited)

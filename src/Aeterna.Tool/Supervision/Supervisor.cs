@@ -83,7 +83,7 @@ internal sealed class Supervisor
         _checkpoints = new CheckpointStore(Config.Orchestration.StateHandoff.CheckpointPath, _log);
         _checkpoints.Load();
         using var checkpoints = _checkpoints;
-        using var sessions = SessionServer.Start(SessionSocketPath(Config), FindGeneration, Welcome, OnCheckpoint, _log);
+        using var sessions = SessionServer.Start(SessionServer.PathFor(Config), FindGeneration, OnCheckpoint, _log);
         _launcher = new GenerationLauncher(_spawner, Listeners, runtimeDirectory, sessions.Path);
         using var control = ControlServer.Start(Config.Control.SocketPath, this, _log);
         using var observability = _observability.Start(this, _stopping.Token);
@@ -226,8 +226,7 @@ internal sealed class Supervisor
     /// <summary>Makes <paramref name="generation"/> the one the supervisor keeps running, with its config.</summary>
     public void Activate(Generation generation, AeternaConfig config)
     {
-        generation.MarkReady();
-        generation.State = GenerationState.Active;
+        generation.Activate();
         Config = config;
         Active = generation;
     }
@@ -250,45 +249,12 @@ internal sealed class Supervisor
         generation.Dispose();
     }
 
-    /// <summary>AETERNA_SOCKET: state_handoff.socket_path, or aeterna.sock beside the control socket.</summary>
-    private static string SessionSocketPath(AeternaConfig config) =>
-        config.Orchestration.StateHandoff.SocketPath ?? Path.Combine(Path.GetDirectoryName(config.Control.SocketPath)!, "aeterna.sock");
-
     /// <summary>The live generation started with <paramref name="token"/> (AETERNA_TOKEN), for a session being opened.</summary>
     private Generation? FindGeneration(string token)
     {
         lock (_gate)
             return _generations.FirstOrDefault(g => !g.HasExited && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
                 System.Text.Encoding.ASCII.GetBytes(g.Token), System.Text.Encoding.ASCII.GetBytes(token)));
-    }
-
-    /// <summary>
-    /// WELCOME for a generation opening its session: it must wait for state (not accept yet) when
-    /// a relay started it to take over a stateful generation and both hold state.
-    /// </summary>
-    private WelcomeMessage Welcome(Generation generation, HelloMessage hello)
-    {
-        var handoff = generation.Config.Orchestration.StateHandoff;
-        var source = generation.StateSource;
-        bool fromGeneration = handoff.Enabled && hello.Stateful && source is { HasExited: false, Session.Stateful: true };
-        bool fromCheckpoint = handoff.Enabled && hello.Stateful && source is null && generation.RestoreFrom is not null;
-        generation.ExpectsState = fromGeneration || fromCheckpoint;
-        return new WelcomeMessage
-        {
-            Version = 1,
-            Generation = generation.Number,
-            ExpectState = generation.ExpectsState,
-            FromGeneration = fromGeneration ? source!.Number : null,
-            FromCheckpoint = fromCheckpoint,
-            CheckpointIntervalMs = handoff.CheckpointInterval.TotalMilliseconds,
-            Mechanism = handoff.Mechanism.ToString().ToLowerInvariant(),
-            MaxFrameSize = FrameChannel.DefaultMaxPayload,
-            MaxStateSize = handoff.MaxStateSize,
-            TimeoutMs = handoff.Timeout.TotalMilliseconds,
-            DrainTimeoutMs = generation.Config.Orchestration.DrainTimeout.TotalMilliseconds,
-            // Three reports fit in the health timeout, so one late report is not silence.
-            HealthIntervalMs = Math.Min(1000, generation.Config.Orchestration.Canary.HealthTimeout.TotalMilliseconds / 3),
-        };
     }
 
     /// <summary>A CHECKPOINT from a generation: kept when it comes from the active one (a frozen or retiring one's state is no longer the service's).</summary>
@@ -312,8 +278,8 @@ internal sealed class Supervisor
             return $"the listeners changed (from [{Describe(Config.Listeners)}] to [{Describe(next.Listeners)}]): the supervisor binds them once for its whole life. Fix: restore them in the config, or restart the supervisor to change them";
         if (next.Control.SocketPath != Config.Control.SocketPath)
             return $"control.socket_path changed (from {Config.Control.SocketPath} to {next.Control.SocketPath}). Fix: restore it, or restart the supervisor to change it";
-        if (SessionSocketPath(next) != SessionSocketPath(Config))
-            return $"state_handoff.socket_path changed (from {SessionSocketPath(Config)} to {SessionSocketPath(next)}). Fix: restore it, or restart the supervisor to change it";
+        if (SessionServer.PathFor(next) != SessionServer.PathFor(Config))
+            return $"state_handoff.socket_path changed (from {SessionServer.PathFor(Config)} to {SessionServer.PathFor(next)}). Fix: restore it, or restart the supervisor to change it";
         return null;
     }
 

@@ -6,7 +6,6 @@ using Aeterna.Interop;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Relay;
 using Aeterna.Tool.Sockets;
-using Aeterna.Tool.Supervision;
 
 namespace Aeterna.Tool.Control;
 
@@ -20,14 +19,17 @@ internal sealed class ControlServer : IDisposable
 
     private readonly Socket _listener;
     private readonly string _path;
-    private readonly Supervisor _supervisor;
+    private readonly RelayCoordinator _relays;
+    private readonly Func<StatusSnapshot> _status;
+    private readonly Action _stop;
     private readonly EventLog _log;
     private readonly uint _uid = Libc.GetEffectiveUserId();
 
-    private ControlServer(Socket listener, string path, Supervisor supervisor, EventLog log) =>
-        (_listener, _path, _supervisor, _log) = (listener, path, supervisor, log);
+    private ControlServer(Socket listener, string path, RelayCoordinator relays, Func<StatusSnapshot> status, Action stop, EventLog log) =>
+        (_listener, _path, _relays, _status, _stop, _log) = (listener, path, relays, status, stop, log);
 
-    public static ControlServer Start(string path, Supervisor supervisor, EventLog log)
+    /// <summary>Binds <paramref name="path"/> and serves: relays and rollbacks go to <paramref name="relays"/>, `stop` calls <paramref name="stop"/>.</summary>
+    public static ControlServer Start(string path, RelayCoordinator relays, Func<StatusSnapshot> status, Action stop, EventLog log)
     {
         ListenerSockets.RemoveStaleSocket(path);
         if (Path.Exists(path))
@@ -42,7 +44,7 @@ internal sealed class ControlServer : IDisposable
         finally { Libc.Umask(previous); }
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         listener.Listen(16);
-        var server = new ControlServer(listener, path, supervisor, log);
+        var server = new ControlServer(listener, path, relays, status, stop, log);
         _ = server.AcceptLoopAsync();
         return server;
     }
@@ -85,16 +87,16 @@ internal sealed class ControlServer : IDisposable
             switch (request?.Command)
             {
                 case "status":
-                    Send(new ControlResponse(ControlResponse.StatusType, Status: _supervisor.Snapshot()));
+                    Send(new ControlResponse(ControlResponse.StatusType, Status: _status()));
                     break;
                 case "relay":
                     var options = new RelayOptions(request.SoakMilliseconds is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
-                    var report = await _supervisor.RelayAsync("control socket", options,
+                    var report = await _relays.RelayAsync("control socket", options,
                         p => Send(new ControlResponse(ControlResponse.ProgressType, Progress: ProgressDto.From(p))));
                     Send(new ControlResponse(ControlResponse.ReportType, Report: ReportDto.From(report)));
                     break;
                 case "rollback":
-                    var (done, refusal) = _supervisor.RequestRollback("dotnet aeterna rollback");
+                    var (done, refusal) = _relays.RequestRollback("dotnet aeterna rollback");
                     if (done is null)
                         Send(new ControlResponse(ControlResponse.Failed, Error: refusal));
                     else
@@ -102,7 +104,7 @@ internal sealed class ControlServer : IDisposable
                     break;
                 case "stop":
                     Send(new ControlResponse(ControlResponse.Ok));
-                    _supervisor.RequestStop(Libc.SIGTERM);
+                    _stop();
                     break;
                 default:
                     Send(new ControlResponse(ControlResponse.Failed, Error: $"unknown request '{request?.Command}': expected status, relay, rollback or stop"));

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Text;
@@ -7,7 +6,6 @@ using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Relay;
-using Aeterna.Tool.Supervision;
 
 namespace Aeterna.Tool.Observability;
 
@@ -17,9 +15,8 @@ namespace Aeterna.Tool.Observability;
 /// points only (see docs/observability.md, "Hooks"):
 /// <list type="bullet">
 /// <item><see cref="Start"/> once, when the control socket is up (binds observability.metrics_port);</item>
-/// <item><see cref="RelayProgressed"/> for each phase start and end of a relay;</item>
 /// <item><see cref="RelayFinished"/> when a relay ends, whatever its outcome (refusals included);</item>
-/// <item><see cref="Complete"/> to add readiness and state sizes to a status snapshot;</item>
+/// <item><see cref="Complete"/> to add readiness and where to look to a status snapshot;</item>
 /// <item><see cref="CheckpointTaken"/> when a checkpoint of a generation's state is taken.</item>
 /// </list>
 /// </summary>
@@ -30,9 +27,7 @@ internal sealed class SupervisorObservability
 
     private readonly EventLog _log;
     private readonly string? _metricsAddress;
-    private readonly ConcurrentDictionary<int, long> _stateBytes = new();
     private CancellationToken _stopping;
-    private long _phaseStarted; // Stopwatch timestamp of the running relay phase; 0 when none
     private HttpEndpoint? _endpoint;
     private readonly System.Buffers.ArrayBufferWriter<byte> _render = new(32 * 1024); // reused by every scrape (under its lock)
 
@@ -55,7 +50,7 @@ internal sealed class SupervisorObservability
     /// <see cref="ObservabilityStartException"/> (the start fails, like a listener that cannot be
     /// bound) rather than running without what the config asked for.
     /// </summary>
-    public IDisposable Start(Supervisor supervisor, CancellationToken stopping)
+    public IDisposable Start(Func<StatusSnapshot> status, CancellationToken stopping)
     {
         _stopping = stopping;
         try
@@ -70,7 +65,7 @@ internal sealed class SupervisorObservability
         {
             try
             {
-                _endpoint = HttpEndpoint.Start(_metricsAddress, request => Handle(supervisor, request), _log);
+                _endpoint = HttpEndpoint.Start(_metricsAddress, request => Handle(status, request), _log);
             }
             catch (MetricsEndpointException e)
             {
@@ -90,28 +85,11 @@ internal sealed class SupervisorObservability
         public void Dispose() => owner._endpoint?.Dispose();
     }
 
-    /// <summary>A relay phase started or ended: remembers when the running one began, and the state size a hand-over moved.</summary>
-    public void RelayProgressed(RelayReport report, RelayProgress progress)
-    {
-        Interlocked.Exchange(ref _phaseStarted, progress.Started ? Stopwatch.GetTimestamp() : 0);
-        if (!progress.Started && progress.Phase == "handover" && report.Handover is { } h)
-        {
-            long bytes = h.StateBytes + h.RegionBytes;
-            if (report.FromGeneration is { } from) _stateBytes[from] = bytes;
-            if (report.ToGeneration is { } to) _stateBytes[to] = bytes;
-        }
-    }
-
     /// <summary>A relay ended (or was refused): metrics, and a line in the history.</summary>
     public void RelayFinished(RelayReport report, AeternaConfig current)
     {
         var dto = ReportDto.From(report);
         Metrics.RecordRelay(dto);
-        // Forget the state sizes of generations the relay retired (committed: every older one; otherwise the new one).
-        if (!_stateBytes.IsEmpty)
-            foreach (int generation in _stateBytes.Keys)
-                if (report.ToGeneration is { } to && (report.Outcome == RelayOutcome.Committed ? generation < to : generation == to))
-                    _stateBytes.TryRemove(generation, out _);
         if (History.Append(dto) is { } problem)
             _log.Warn("history.write", problem);
         if (report.Outcome == RelayOutcome.Committed && current.Observability.MetricsAddress != _metricsAddress)
@@ -119,29 +97,19 @@ internal sealed class SupervisorObservability
     }
 
     /// <summary>
-    /// The checkpoint hook: the supervisor took a checkpoint of <paramref name="generation"/>'s
-    /// state, <paramref name="bytes"/> in all. Feeds aeterna_last_checkpoint_age_seconds and the
-    /// state size `status` shows.
+    /// The checkpoint hook: the supervisor took a checkpoint of the active generation's state,
+    /// <paramref name="bytes"/> in all. Feeds aeterna_checkpoints_total and aeterna_last_checkpoint_*.
     /// </summary>
-    public void CheckpointTaken(int generation, long bytes)
-    {
-        Metrics.RecordCheckpoint(bytes);
-        _stateBytes[generation] = bytes;
-    }
+    public void CheckpointTaken(long bytes) => Metrics.RecordCheckpoint(bytes);
 
-    /// <summary>The size of the state <paramref name="generation"/> last handed over, took over or checkpointed; null when unknown.</summary>
-    public long? StateBytes(int generation) => _stateBytes.TryGetValue(generation, out long bytes) ? bytes : null;
-
-    /// <summary>Adds what the supervisor's own snapshot does not know: readiness, the running phase's time, where to look.</summary>
+    /// <summary>Adds what the supervisor's own snapshot does not know: readiness, where to look.</summary>
     public StatusSnapshot Complete(StatusSnapshot snapshot)
     {
         var (ready, reason) = Readiness(snapshot);
-        long phase = Interlocked.Read(ref _phaseStarted);
         return snapshot with
         {
             Ready = ready,
             ReadyReason = reason,
-            RelayPhaseSeconds = snapshot.RelayRunning is not null && phase != 0 ? Math.Round(Stopwatch.GetElapsedTime(phase).TotalSeconds, 3) : null,
             MetricsAddress = _endpoint is null ? null : Show(_endpoint.LocalEndPoint),
             HistoryPath = History.Path,
         };
@@ -164,13 +132,13 @@ internal sealed class SupervisorObservability
         return (true, $"generation {active.Generation} (pid {active.Pid}) is {active.State}{relay}");
     }
 
-    private HttpResponse Handle(Supervisor supervisor, HttpRequest request)
+    private HttpResponse Handle(Func<StatusSnapshot> status, HttpRequest request)
     {
         switch (request.Path)
         {
             case "/metrics":
             {
-                var snapshot = supervisor.Snapshot();
+                var snapshot = status();
                 lock (_render)
                 {
                     Metrics.Render(_render, snapshot, snapshot.Ready, Version);
@@ -183,17 +151,17 @@ internal sealed class SupervisorObservability
                 // loop work). It stays 200 during relays, restarts and back-off: a probe that
                 // failed then would get the supervisor, and with it every generation and the
                 // listening sockets, killed, which is exactly what Aeterna exists to avoid.
-                var s = supervisor.Snapshot();
+                var s = status();
                 return HttpResponse.Text(200, $"ok: supervisor pid {s.SupervisorPid} up {s.UptimeSeconds:0} s; {(s.ActiveGeneration is { } g ? $"generation {g} active" : "no active generation (restarting)")}\n");
             }
             case "/readyz":
             {
-                var s = supervisor.Snapshot();
+                var s = status();
                 return HttpResponse.Text(s.Ready ? 200 : 503, $"{(s.Ready ? "ready" : "not ready")}: {s.ReadyReason}\n");
             }
             case "/status":
             {
-                var snapshot = supervisor.Snapshot();
+                var snapshot = status();
                 lock (_render)
                 {
                     _render.ResetWrittenCount();

@@ -16,12 +16,19 @@ internal abstract record ReadinessResult
     public sealed record TimedOut(TimeSpan After) : ReadinessResult;
 }
 
-/// <summary>Waits until a new generation is ready by the configured <see cref="ReadinessMode"/>.</summary>
-internal static class ReadinessWaiter
+/// <summary>Whether a new generation became ready: step 4 of a relay, and every restart.</summary>
+internal interface IReadiness
+{
+    /// <summary>Waits until <paramref name="generation"/> is ready, has exited, or has had its <c>readiness.timeout</c>.</summary>
+    Task<ReadinessResult> WaitAsync(Generation generation, ReadinessConfig config, CancellationToken cancel);
+}
+
+/// <summary>Waits until a new generation is ready by the configured <see cref="ReadinessMode"/>, on the supervisor's listeners.</summary>
+internal sealed class ReadinessWaiter(IReadOnlyList<BoundListener> listeners) : IReadiness
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
-    public static async Task<ReadinessResult> WaitAsync(Generation generation, ReadinessConfig config, IReadOnlyList<BoundListener> listeners, CancellationToken cancel)
+    public async Task<ReadinessResult> WaitAsync(Generation generation, ReadinessConfig config, CancellationToken cancel)
     {
         bool useListening = config.Mode == ReadinessMode.Listening || (config.Mode == ReadinessMode.Auto && listeners.Count > 0);
         bool useDelay = config.Mode == ReadinessMode.Delay || (config.Mode == ReadinessMode.Auto && listeners.Count == 0);

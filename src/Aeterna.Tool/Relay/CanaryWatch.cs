@@ -5,6 +5,13 @@ using Aeterna.Tool.Supervision;
 
 namespace Aeterna.Tool.Relay;
 
+/// <summary>Step 6 of a relay: what fails the soak beyond the new generation's exit and watchdog.</summary>
+internal interface ICanary
+{
+    /// <summary>Completes with the reason when the soak must fail; runs until <paramref name="cancel"/> otherwise.</summary>
+    Task<string> WatchAsync(Generation next, AeternaConfig config, CancellationToken cancel);
+}
+
 /// <summary>
 /// Watches the new generation itself during the soak, beyond its exit and its sd_notify watchdog:
 /// <list type="bullet">
@@ -16,11 +23,10 @@ namespace Aeterna.Tool.Relay;
 /// </list>
 /// A probe through the shared listener could be answered by either generation, so none is used.
 /// </summary>
-internal sealed class CanaryWatch(CommandRunner commands)
+internal sealed class CanaryWatch(CommandRunner commands) : ICanary
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Completes with the reason when the soak must fail; runs until <paramref name="cancel"/> otherwise.</summary>
     public async Task<string> WatchAsync(Generation next, AeternaConfig config, CancellationToken cancel)
     {
         var canary = config.Orchestration.Canary;

@@ -4,16 +4,22 @@ using Aeterna.Tool.Processes;
 
 namespace Aeterna.Tool.Relay;
 
-/// <summary>
-/// Step 2 of a relay: the built-in checks, then the configured pre-flight commands, each with a
-/// timeout. Any failure refuses the relay before anything is started.
-/// </summary>
-internal sealed class PreflightRunner(CommandRunner commands)
+/// <summary>Step 2 of a relay: checks that refuse it before anything is started.</summary>
+internal interface IPreflight
 {
     /// <summary>
-    /// Runs every check; throws <see cref="RelayFailedException"/> (Refused) at the first failure.
+    /// Runs every check, recording each in <paramref name="results"/>; throws
+    /// <see cref="RelayFailedException"/> (Refused) at the first failure.
     /// <paramref name="runningSchema"/> is the running generation's state schema, if it sent one.
     /// </summary>
+    Task RunAsync(AeternaConfig config, string? runningSchema, List<PreflightResult> results, CancellationToken cancel);
+}
+
+/// <summary>
+/// The built-in checks, then the configured pre-flight commands, each with a timeout.
+/// </summary>
+internal sealed class PreflightRunner(CommandRunner commands) : IPreflight
+{
     public async Task RunAsync(AeternaConfig config, string? runningSchema, List<PreflightResult> results, CancellationToken cancel)
     {
         var started = Stopwatch.GetTimestamp();

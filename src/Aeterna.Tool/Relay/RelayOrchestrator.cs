@@ -15,17 +15,20 @@ internal sealed record RelayOptions(TimeSpan? SoakOverride = null, Task<string>?
 internal sealed record RelayProgress(string Phase, bool Started, double Milliseconds = 0, bool Ok = true, string? Detail = null);
 
 /// <summary>
-/// A relay, step by step, as in DESIGN.md: re-read the config, pre-flight, start n+1, wait for
-/// it to be ready, hand over state, soak, commit. Each step either returns or throws
+/// A relay, step by step: re-read the config, pre-flight, start n+1, wait for it to be ready,
+/// hand over state, soak, commit. Each step either returns or throws
 /// <see cref="RelayFailedException"/>, and the catch at the bottom makes sure the old generation
-/// is left serving.
+/// is left serving. What each step does to the world is behind a small interface, so that this
+/// state machine is tested on its own.
 /// </summary>
-internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner preflight, IStateHandover handover, CanaryWatch canary, EventLog log)
+internal sealed class RelayOrchestrator(
+    IRelayGenerations generations, IDesiredConfig desired, IPreflight preflight, IReadiness readiness,
+    IStateHandover handover, ICanary canary, EventLog log)
 {
     public async Task RunAsync(RelayReport report, RelayOptions options, Action<RelayProgress> progress, CancellationToken cancel)
     {
         var started = Stopwatch.GetTimestamp();
-        Generation? old = supervisor.Active;
+        Generation? old = generations.Active;
         Generation? next = null;
         bool handedOver = false;
         report.FromGeneration = old?.Number;
@@ -36,7 +39,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
                 throw new RelayFailedException(RelayOutcome.Refused, "no generation is running to relay from (the supervisor is restarting it); try again when `status` shows it active");
 
             // 1. Re-read the config: it is the desired state. Invalid: refuse, nothing changes.
-            var config = await Phase(report, progress, "config", () => Task.FromResult(ReloadConfig()));
+            var config = await Phase(report, progress, "config", () => Task.FromResult((desired.Read(), "valid")));
 
             // 2. Pre-flight: the built-in checks and the configured commands. Failure: refuse.
             await Phase(report, progress, "preflight", async () =>
@@ -48,7 +51,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // 3. Start n+1 beside n, with the same listening sockets.
             next = await Phase(report, progress, "start", async () =>
             {
-                var generation = await supervisor.StartGenerationAsync(config, stateSource: old);
+                var generation = await generations.StartAsync(config, stateSource: old);
                 return (generation, $"generation {generation.Number}, pid {generation.Pid}");
             });
             report.ToGeneration = next.Number;
@@ -57,7 +60,7 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // 4. Ready: n+1 says so (or the readiness fallback sees it). Timeout or exit: kill it; n is untouched.
             await Phase(report, progress, "ready", async () =>
             {
-                var result = await ReadinessWaiter.WaitAsync(next, config.Readiness, supervisor.Listeners, cancel);
+                var result = await readiness.WaitAsync(next, config.Readiness, cancel);
                 return result switch
                 {
                     ReadinessResult.Ready ready => (true, ready.Signal),
@@ -88,8 +91,8 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             // keep-alive clients still send) and exits.
             await Phase(report, progress, "commit", async () =>
             {
-                supervisor.Activate(next, config);
-                var (status, killed) = await supervisor.RetireAsync(old, config.Orchestration.DrainTimeout);
+                generations.Activate(next);
+                var (status, killed) = await generations.RetireAsync(old, config.Orchestration.DrainTimeout);
                 return (true, $"generation {old.Number} drained and {status}{(killed ? $" (SIGKILL after drain_timeout {config.Orchestration.DrainTimeout.TotalSeconds:0.#} s)" : "")}");
             });
             report.Outcome = RelayOutcome.Committed;
@@ -99,15 +102,15 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             (report.Outcome, report.Reason) = e is RelayFailedException failed
                 ? (failed.Outcome, failed.Message)
                 : (next is null ? RelayOutcome.Refused : RelayOutcome.RolledBack, "the supervisor is stopping");
-            if (next is not null && supervisor.Active != next)
+            if (next is not null && generations.Active != next)
             {
                 // Roll back: the state goes back to n (handed back by n+1, or n's frozen copy) before n+1 is retired.
                 if (handedOver)
                 {
-                    report.Rollback = await handover.RollBackAsync(old!, next, supervisor.Config, CancellationToken.None);
+                    report.Rollback = await handover.RollBackAsync(old!, next, old!.Config, CancellationToken.None);
                     report.Reason = $"{report.Reason}; {report.Rollback}";
                 }
-                await AbandonAsync(next, report.Outcome);
+                await AbandonAsync(next, old!.Config, report.Outcome);
             }
         }
         finally
@@ -116,20 +119,6 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
         }
     }
 
-    private AeternaConfig ReloadConfig()
-    {
-        var loaded = ConfigLoader.Load(supervisor.ConfigPath);
-        if (!loaded.Success)
-            throw new RelayFailedException(RelayOutcome.Refused,
-                $"the config is invalid, nothing was changed:\n{string.Join('\n', loaded.Errors)}");
-        var config = loaded.Config!;
-        string? change = supervisor.UnchangeableDifference(config);
-        if (change is not null)
-            throw new RelayFailedException(RelayOutcome.Refused, change);
-        return config;
-    }
-
-    /// <summary>Waits <paramref name="soak"/> while n+1 serves; its exit or a missed watchdog fails the relay.</summary>
     /// <summary>
     /// Waits <paramref name="soak"/> while n+1 serves; its exit, a missed watchdog, the canary watch
     /// (health, error rate, probe) or a requested rollback fail the relay.
@@ -159,18 +148,12 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
     }
 
     /// <summary>Takes n+1 away again. Before it was ready it is killed; once it has served, it drains like any retiring generation.</summary>
-    private async Task AbandonAsync(Generation next, RelayOutcome outcome)
+    private async Task AbandonAsync(Generation next, AeternaConfig serving, RelayOutcome outcome)
     {
         if (outcome == RelayOutcome.NotReady || next.State == GenerationState.Starting)
-        {
-            next.KillGroup();
-            await next.Exited;
-            supervisor.Forget(next);
-        }
+            await generations.DiscardAsync(next);
         else
-        {
-            await supervisor.RetireAsync(next, supervisor.Config.Orchestration.DrainTimeout);
-        }
+            await generations.RetireAsync(next, serving.Orchestration.DrainTimeout);
     }
 
     /// <summary>Runs one phase: times it, reports progress, logs it, and records it in the report.</summary>
@@ -190,9 +173,6 @@ internal sealed class RelayOrchestrator(Supervisor supervisor, PreflightRunner p
             throw;
         }
     }
-
-    private Task<AeternaConfig> Phase(RelayReport report, Action<RelayProgress> progress, string name, Func<Task<AeternaConfig>> body) =>
-        Phase(report, progress, name, async () => (await body(), "valid"));
 
     private void Record(RelayReport report, Action<RelayProgress> progress, string name, long started, bool ok, string detail)
     {

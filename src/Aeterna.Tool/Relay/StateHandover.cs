@@ -34,6 +34,8 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
         try
         {
             var report = await TransferAsync(source, target, handoff, cancel).ConfigureAwait(false);
+            from.RecordStateSize(report.StateBytes + report.RegionBytes);
+            to.RecordStateSize(report.StateBytes + report.RegionBytes);
             log.Info("handover.done", $"generation {from.Number} → {to.Number}: {Describe(report)}",
                 ("bytes", report.StateBytes), ("regions", report.Regions), ("latency_ms", report.LatencyMs));
             return report;

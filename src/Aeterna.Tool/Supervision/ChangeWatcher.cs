@@ -16,21 +16,24 @@ namespace Aeterna.Tool.Supervision;
 /// mounts hide events; a fingerprint of what stat() sees (after following links) catches all of
 /// them. A change whose relay fails is not tried again until the files change again: no loop.
 /// </remarks>
-internal sealed class ChangeWatcher(Supervisor supervisor, EventLog log)
+/// <param name="current">The config of the active generation: what is watched, and what a relay left.</param>
+/// <param name="relays">Where the relays go.</param>
+/// <param name="log">The supervisor's log.</param>
+internal sealed class ChangeWatcher(Func<AeternaConfig> current, RelayCoordinator relays, EventLog log)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(500);
 
     public async Task RunAsync(CancellationToken stopping)
     {
-        string settled = Fingerprint(supervisor.Config);
+        string settled = Fingerprint(current());
         string? failed = null;
         try
         {
             while (true)
             {
                 await Task.Delay(Poll, stopping).ConfigureAwait(false);
-                var watch = supervisor.Config.Watch;
-                string now = Fingerprint(supervisor.Config);
+                var watch = current().Watch;
+                string now = Fingerprint(current());
                 if (now == settled || now == failed) continue;
 
                 // Wait until nothing has changed for the debounce time: a deploy writes several files.
@@ -38,15 +41,15 @@ internal sealed class ChangeWatcher(Supervisor supervisor, EventLog log)
                 while (DateTime.UtcNow - quiet < watch.Debounce)
                 {
                     await Task.Delay(Poll < watch.Debounce ? Poll : watch.Debounce, stopping).ConfigureAwait(false);
-                    string later = Fingerprint(supervisor.Config);
+                    string later = Fingerprint(current());
                     if (later != now) (now, quiet) = (later, DateTime.UtcNow);
                 }
                 log.Info("watch.change", "a watched file changed: relaying to it");
-                var report = await supervisor.RelayAsync("watch", new RelayOptions()).ConfigureAwait(false);
+                var report = await relays.RelayAsync("watch", new RelayOptions()).ConfigureAwait(false);
                 switch (report.Outcome)
                 {
                     case RelayOutcome.Committed:
-                        settled = Fingerprint(supervisor.Config);
+                        settled = Fingerprint(current());
                         failed = null;
                         break;
                     case RelayOutcome.Refused when report.Reason?.StartsWith("relay ", StringComparison.Ordinal) == true:

@@ -32,6 +32,7 @@ internal sealed class Generation : IDisposable
     private GenerationSession? _session;
     private readonly Lock _transition = new();
     private GenerationState _state = GenerationState.Starting;
+    private long _stateBytes = -1;
 
     public Generation(int number, AeternaConfig config, string token, SpawnedProcess process, NotifySocket notify, Generation? stateSource)
     {
@@ -84,6 +85,11 @@ internal sealed class Generation : IDisposable
     }
 
     public Task<ExitStatus> Exited { get; }
+
+    /// <summary>Size of the state it last handed over, took over or checkpointed (serialized + regions); null while unknown.</summary>
+    public long? StateBytes => Interlocked.Read(ref _stateBytes) is >= 0 and var bytes ? bytes : null;
+
+    public void RecordStateSize(long bytes) => Interlocked.Exchange(ref _stateBytes, bytes);
 
     /// <summary>Completes when the app sends READY=1 (sd_notify) or READY (its session).</summary>
     public Task NotifiedReady => _ready.Task;

@@ -14,16 +14,20 @@ internal sealed class SignalRouter : IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = [];
 
-    public SignalRouter(Supervisor supervisor, EventLog log)
+    /// <param name="stop">Begins the graceful stop, with the signal every generation then gets.</param>
+    /// <param name="forward">Sends a signal on to the active generation.</param>
+    /// <param name="relays">Where SIGHUP's relay goes.</param>
+    /// <param name="log">The supervisor's log.</param>
+    public SignalRouter(Action<int> stop, Action<int> forward, RelayCoordinator relays, EventLog log)
     {
-        foreach (int stop in new[] { Libc.SIGTERM, Libc.SIGINT, Libc.SIGQUIT })
-            Register(stop, () => supervisor.RequestStop(stop));
-        foreach (int forward in new[] { Libc.SIGUSR1, Libc.SIGUSR2 })
-            Register(forward, () => supervisor.Forward(forward));
+        foreach (int signal in new[] { Libc.SIGTERM, Libc.SIGINT, Libc.SIGQUIT })
+            Register(signal, () => stop(signal));
+        foreach (int signal in new[] { Libc.SIGUSR1, Libc.SIGUSR2 })
+            Register(signal, () => forward(signal));
         Register(Libc.SIGHUP, () =>
         {
             log.Info("signal.hup", "SIGHUP: relaying");
-            _ = supervisor.RelayAsync("SIGHUP", new RelayOptions());
+            _ = relays.RelayAsync("SIGHUP", new RelayOptions());
         });
     }
 

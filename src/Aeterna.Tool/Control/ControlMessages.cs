@@ -29,7 +29,7 @@ internal sealed record ProgressDto(
     [property: JsonPropertyName("ok")] bool Ok,
     [property: JsonPropertyName("detail")] string? Detail)
 {
-    public static ProgressDto From(RelayProgress p) => new(p.Phase, p.Started, Math.Round(p.Milliseconds, 3), p.Ok, p.Detail);
+    public static ProgressDto From(RelayProgress p) => new(WireName.Of(p.Phase), p.Started, Math.Round(p.Milliseconds, 3), p.Ok, p.Detail);
 }
 
 internal sealed record PhaseDto(
@@ -62,20 +62,11 @@ internal sealed record ReportDto(
     [property: JsonPropertyName("handover")] HandoverDto? Handover,
     [property: JsonPropertyName("rollback")] string? Rollback)
 {
-    public static ReportDto From(RelayReport r) => new(r.Id, r.Trigger, r.StartedAt, OutcomeName(r.Outcome), r.Reason,
+    public static ReportDto From(RelayReport r) => new(r.Id, r.Trigger, r.StartedAt, WireName.Of(r.Outcome), r.Reason,
         r.FromGeneration, r.ToGeneration, r.FromPid, r.ToPid, Math.Round(r.TotalMilliseconds, 3),
-        r.Phases.Select(p => new PhaseDto(p.Name, Math.Round(p.Milliseconds, 3), p.Ok, p.Detail)).ToList(),
+        r.Phases.Select(p => new PhaseDto(WireName.Of(p.Phase), Math.Round(p.Milliseconds, 3), p.Ok, p.Detail)).ToList(),
         r.Preflight.Select(p => new PreflightDto(p.Command, p.Ok, p.Status, Math.Round(p.Milliseconds, 3), p.Output)).ToList(),
         r.Handover is { } h ? HandoverDto.From(h) : null, r.Rollback);
-
-    /// <summary>snake_case outcome names: committed, refused, not_ready, rolled_back.</summary>
-    public static string OutcomeName(RelayOutcome outcome) => outcome switch
-    {
-        RelayOutcome.Committed => "committed",
-        RelayOutcome.Refused => "refused",
-        RelayOutcome.NotReady => "not_ready",
-        _ => "rolled_back",
-    };
 }
 
 /// <summary>The state hand-over of a relay: sizes, mechanism, and the handover latency.</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Aeterna.Tool.Control;
+using Aeterna.Tool.Relay;
+using Aeterna.Tool.Supervision;
 
 namespace Aeterna.Tool.Observability;
 
@@ -12,19 +14,16 @@ namespace Aeterna.Tool.Observability;
 /// </summary>
 internal sealed class SupervisorMetrics
 {
-    /// <summary>Relay outcomes, in the order they are written (all four always, so rate() works from the first scrape).</summary>
-    public static readonly string[] Outcomes = ["committed", "refused", "not_ready", "rolled_back"];
-
-    /// <summary>The phases of a relay (RelayOrchestrator); a phase not listed here gets its series on first use.</summary>
-    public static readonly string[] KnownPhases = ["config", "preflight", "start", "ready", "handover", "soak", "commit"];
-
-    /// <summary>Generation states as the status snapshot spells them (GenerationState, lower case).</summary>
-    public static readonly string[] GenerationStates = ["starting", "ready", "active", "frozen", "draining", "exited"];
+    // Every outcome and every phase has its series from the first scrape, so rate() works at once.
+    // The enums' values are their indexes here (declared without explicit values).
+    private static readonly IReadOnlyList<RelayOutcome> Outcomes = WireName.All<RelayOutcome>();
+    private static readonly IReadOnlyList<RelayPhase> Phases = WireName.All<RelayPhase>();
+    private static readonly IReadOnlyList<GenerationState> GenerationStates = WireName.All<GenerationState>();
 
     private readonly Lock _gate = new();
-    private readonly long[] _relays = new long[Outcomes.Length];
+    private readonly long[] _relays = new long[Outcomes.Count];
     private readonly Histogram[] _relaySeconds = [.. Outcomes.Select(_ => new Histogram(Histogram.RelaySeconds))];
-    private readonly List<(string Phase, Histogram Seconds)> _phases = [.. KnownPhases.Select(p => (p, new Histogram(Histogram.RelaySeconds)))];
+    private readonly Histogram[] _phaseSeconds = [.. Phases.Select(_ => new Histogram(Histogram.RelaySeconds))];
     private readonly Histogram _handoverLatency = new(Histogram.HandoverSeconds);
     private long _stateBytesTotal, _regionBytesTotal;
     private long? _lastStateBytes, _lastRegionBytes;
@@ -33,10 +32,9 @@ internal sealed class SupervisorMetrics
     private long? _lastCheckpointBytes;
 
     /// <summary>Counts a finished relay: outcome, duration, each phase's duration, the hand-over.</summary>
-    public void RecordRelay(ReportDto report)
+    public void RecordRelay(RelayReport report)
     {
-        int outcome = Array.IndexOf(Outcomes, report.Outcome);
-        if (outcome < 0) outcome = Array.IndexOf(Outcomes, "rolled_back");
+        int outcome = (int)report.Outcome;
         lock (_gate)
         {
             _relays[outcome]++;
@@ -50,21 +48,9 @@ internal sealed class SupervisorMetrics
         }
         _relaySeconds[outcome].Observe(report.TotalMilliseconds / 1000);
         foreach (var phase in report.Phases)
-            PhaseHistogram(phase.Name).Observe(phase.Milliseconds / 1000);
+            _phaseSeconds[(int)phase.Phase].Observe(phase.Milliseconds / 1000);
         if (report.Handover is { } handover)
             _handoverLatency.Observe(handover.LatencyMs / 1000);
-    }
-
-    private Histogram PhaseHistogram(string phase)
-    {
-        lock (_gate)
-        {
-            foreach (var (name, seconds) in _phases)
-                if (name == phase) return seconds;
-            var added = new Histogram(Histogram.RelaySeconds);
-            _phases.Add((phase, added));
-            return added;
-        }
     }
 
     /// <summary>
@@ -118,8 +104,11 @@ internal sealed class SupervisorMetrics
         m.Sample("aeterna_ready", ready ? 1 : 0);
 
         m.Family("aeterna_generations", MetricType.Gauge, "Generation processes the supervisor holds, by state (a relay has two: the old and the new).");
-        foreach (string state in GenerationStates)
-            m.Sample("aeterna_generations", s.Generations.Count(g => g.State == state), ("state", state));
+        foreach (var state in GenerationStates)
+        {
+            string name = WireName.Of(state);
+            m.Sample("aeterna_generations", s.Generations.Count(g => g.State == name), ("state", name));
+        }
 
         m.Family("aeterna_relay_running", MetricType.Gauge, "1 while a relay is in progress.");
         m.Sample("aeterna_relay_running", s.RelayRunning is null ? 0 : 1);
@@ -133,26 +122,24 @@ internal sealed class SupervisorMetrics
         long[] relays;
         long stateTotal, regionTotal, checkpoints;
         long? lastState, lastRegion, checkpointAt, checkpointBytes;
-        List<(string Phase, Histogram Seconds)> phases;
         lock (_gate)
         {
             relays = [.. _relays];
             (stateTotal, regionTotal, lastState, lastRegion) = (_stateBytesTotal, _regionBytesTotal, _lastStateBytes, _lastRegionBytes);
             (checkpoints, checkpointAt, checkpointBytes) = (_checkpoints, _checkpointTimestamp, _lastCheckpointBytes);
-            phases = [.. _phases];
         }
 
         m.Family("aeterna_relays_total", MetricType.Counter, "Relays since the supervisor started, by outcome: committed, refused (nothing started), not_ready (the new generation never became ready), rolled_back (it failed during the hand-over or soak).");
-        for (int i = 0; i < Outcomes.Length; i++)
-            m.Sample("aeterna_relays_total", relays[i], ("outcome", Outcomes[i]));
+        for (int i = 0; i < Outcomes.Count; i++)
+            m.Sample("aeterna_relays_total", relays[i], ("outcome", WireName.Of(Outcomes[i])));
 
         m.Family("aeterna_relay_duration_seconds", MetricType.Histogram, "Duration of whole relays, from the request to the outcome, by outcome.");
-        for (int i = 0; i < Outcomes.Length; i++)
-            m.Histogram(_relaySeconds[i], ("outcome", Outcomes[i]));
+        for (int i = 0; i < Outcomes.Count; i++)
+            m.Histogram(_relaySeconds[i], ("outcome", WireName.Of(Outcomes[i])));
 
         m.Family("aeterna_relay_phase_duration_seconds", MetricType.Histogram, "Duration of each relay phase (config, preflight, start, ready, handover, soak, commit), including a phase that failed.");
-        foreach (var (phase, seconds) in phases)
-            m.Histogram(seconds, ("phase", phase));
+        for (int i = 0; i < Phases.Count; i++)
+            m.Histogram(_phaseSeconds[i], ("phase", WireName.Of(Phases[i])));
 
         m.Family("aeterna_handover_latency_seconds", MetricType.Histogram, "State hand-over latency: from the old generation no longer accepting to the new one accepting (new connections wait in the kernel's accept queue meanwhile).");
         m.Histogram(_handoverLatency);

@@ -89,7 +89,7 @@ internal sealed class SupervisorObservability
     public void RelayFinished(RelayReport report, AeternaConfig current)
     {
         var dto = ReportDto.From(report);
-        Metrics.RecordRelay(dto);
+        Metrics.RecordRelay(report);
         if (History.Append(dto) is { } problem)
             _log.Warn("history.write", problem);
         if (report.Outcome == RelayOutcome.Committed && current.Observability.MetricsAddress != _metricsAddress)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Notify;
 
@@ -33,7 +34,7 @@ internal sealed class RelayCoordinator(
         {
             report.Outcome = RelayOutcome.Refused;
             report.Reason = stopping.IsCancellationRequested ? "the supervisor is stopping"
-                : Running is { } running ? $"relay {running.Id} (from {running.Trigger}) is running, in phase '{running.Phase}'; one relay at a time: wait for it to finish (dotnet aeterna status shows it)"
+                : Running is { } running ? $"relay {running.Id} (from {running.Trigger}) is running, in phase '{WireName.Of(running.Phase)}'; one relay at a time: wait for it to finish (dotnet aeterna status shows it)"
                 : "the supervisor is restarting a generation that exited (back-off or start in progress); try again when `status` shows one active";
             log.Warn("relay.refused", $"relay {report.Id} ({trigger}) refused: {report.Reason}");
             finished(report);
@@ -55,7 +56,7 @@ internal sealed class RelayCoordinator(
                 report.Outcome == RelayOutcome.Committed
                     ? $"relay {report.Id} committed in {report.TotalMilliseconds:0} ms: generation {report.ToGeneration} (pid {report.ToPid}) is active"
                     : $"relay {report.Id} {Describe(report.Outcome)} after {report.TotalMilliseconds:0} ms: {report.Reason}",
-                [("relay", report.Id), ("outcome", report.Outcome.ToString()), ("ms", report.TotalMilliseconds)]);
+                [("relay", report.Id), ("outcome", WireName.Of(report.Outcome)), ("ms", report.TotalMilliseconds)]);
             return report;
         }
         finally
@@ -79,8 +80,8 @@ internal sealed class RelayCoordinator(
         if (relay is null)
             return (null, "no relay is running: rollback applies to a relay in its soak (the last committed relay cannot be undone; relay to the previous version instead)");
         var phase = relay.Phase;
-        if (phase != "soak")
-            return (null, $"relay {relay.Report.Id} is in phase '{phase}', not soaking: only a soaking relay can be rolled back (earlier phases fail on their own; after the commit relay to the previous version)");
+        if (phase != RelayPhase.Soak)
+            return (null, $"relay {relay.Report.Id} is in phase '{WireName.Of(phase)}', not soaking: only a soaking relay can be rolled back (earlier phases fail on their own; after the commit relay to the previous version)");
         relay.RequestRollback(who);
         log.Warn("relay.rollback", $"relay {relay.Report.Id}: rollback requested by {who}");
         return (relay.Done, null);
@@ -119,12 +120,12 @@ internal sealed class RelayCoordinator(
     {
         private readonly TaskCompletionSource<string> _rollback = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource<RelayReport> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private string? _phase;
+        private int _phase = (int)RelayPhase.Config; // a relay begins with its config
         private long _phaseStarted; // Stopwatch timestamp of the running phase; 0 between phases
 
         public RelayReport Report { get; } = report;
 
-        public string? Phase => Volatile.Read(ref _phase);
+        public RelayPhase Phase => (RelayPhase)Volatile.Read(ref _phase);
 
         public Task<string> RollbackRequested => _rollback.Task;
 
@@ -132,7 +133,7 @@ internal sealed class RelayCoordinator(
 
         public void Progressed(RelayProgress progress)
         {
-            if (progress.Started) Volatile.Write(ref _phase, progress.Phase);
+            if (progress.Started) Volatile.Write(ref _phase, (int)progress.Phase);
             Interlocked.Exchange(ref _phaseStarted, progress.Started ? Stopwatch.GetTimestamp() : 0);
         }
 
@@ -149,7 +150,7 @@ internal sealed class RelayCoordinator(
 }
 
 /// <summary>A relay in progress, as status shows it: which, asked for by what, in which phase, for how long.</summary>
-internal sealed record RelayInProgress(int Id, string Trigger, string? Phase, TimeSpan? InPhase)
+internal sealed record RelayInProgress(int Id, string Trigger, RelayPhase Phase, TimeSpan? InPhase)
 {
-    public override string ToString() => $"relay {Id} in phase '{Phase}'";
+    public override string ToString() => $"relay {Id} in phase '{WireName.Of(Phase)}'";
 }

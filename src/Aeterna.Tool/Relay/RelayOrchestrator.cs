@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Aeterna.Tool.Configuration;
+using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Readiness;
 using Aeterna.Tool.Supervision;
@@ -12,7 +13,7 @@ namespace Aeterna.Tool.Relay;
 internal sealed record RelayOptions(TimeSpan? SoakOverride = null, Task<string>? RollbackRequested = null);
 
 /// <summary>A phase starting or ending, for the CLI's live progress.</summary>
-internal sealed record RelayProgress(string Phase, bool Started, double Milliseconds = 0, bool Ok = true, string? Detail = null);
+internal sealed record RelayProgress(RelayPhase Phase, bool Started, double Milliseconds = 0, bool Ok = true, string? Detail = null);
 
 /// <summary>
 /// A relay, step by step: re-read the config, pre-flight, start n+1, wait for it to be ready,
@@ -39,17 +40,17 @@ internal sealed class RelayOrchestrator(
                 throw new RelayFailedException(RelayOutcome.Refused, "no generation is running to relay from (the supervisor is restarting it); try again when `status` shows it active");
 
             // 1. Re-read the config: it is the desired state. Invalid: refuse, nothing changes.
-            var config = await Phase(report, progress, "config", () => Task.FromResult((desired.Read(), "valid")));
+            var config = await Phase(report, progress, RelayPhase.Config, () => Task.FromResult((desired.Read(), "valid")));
 
             // 2. Pre-flight: the built-in checks and the configured commands. Failure: refuse.
-            await Phase(report, progress, "preflight", async () =>
+            await Phase(report, progress, RelayPhase.Preflight, async () =>
             {
                 await preflight.RunAsync(config, old.Session?.Hello.Schema, report.Preflight, cancel);
                 return (true, $"{report.Preflight.Count} check(s) passed");
             });
 
             // 3. Start n+1 beside n, with the same listening sockets.
-            next = await Phase(report, progress, "start", async () =>
+            next = await Phase(report, progress, RelayPhase.Start, async () =>
             {
                 var generation = await generations.StartAsync(config, stateSource: old);
                 return (generation, $"generation {generation.Number}, pid {generation.Pid}");
@@ -58,7 +59,7 @@ internal sealed class RelayOrchestrator(
             report.ToPid = next.Pid;
 
             // 4. Ready: n+1 says so (or the readiness fallback sees it). Timeout or exit: kill it; n is untouched.
-            await Phase(report, progress, "ready", async () =>
+            await Phase(report, progress, RelayPhase.Ready, async () =>
             {
                 var result = await readiness.WaitAsync(next, config.Readiness, cancel);
                 return result switch
@@ -75,7 +76,7 @@ internal sealed class RelayOrchestrator(
 
             // 5. Hand over state (stateful services): n stops accepting, finishes its requests in flight
             // and exports straight to n+1, which imports and starts accepting. Stateless: nothing.
-            await Phase(report, progress, "handover", async () =>
+            await Phase(report, progress, RelayPhase.Handover, async () =>
             {
                 report.Handover = await handover.HandOverAsync(old, next, config, cancel);
                 handedOver = report.Handover is not null;
@@ -85,11 +86,11 @@ internal sealed class RelayOrchestrator(
             // 6. Soak: n+1 serves under watch (stateless: beside n; stateful: n waits frozen as the
             // rollback target); failure rolls back.
             var soak = options.SoakOverride ?? (config.Orchestration.Canary.Enabled ? config.Orchestration.Canary.SoakTime : TimeSpan.Zero);
-            await Phase(report, progress, "soak", async () => (true, await SoakAsync(next, config, soak, options.RollbackRequested, cancel)));
+            await Phase(report, progress, RelayPhase.Soak, async () => (true, await SoakAsync(next, config, soak, options.RollbackRequested, cancel)));
 
             // 7. Commit: n+1 becomes the active generation; n drains (a frozen n forwards what its
             // keep-alive clients still send) and exits.
-            await Phase(report, progress, "commit", async () =>
+            await Phase(report, progress, RelayPhase.Commit, async () =>
             {
                 generations.Activate(next);
                 var (status, killed) = await generations.RetireAsync(old, config.Orchestration.DrainTimeout);
@@ -157,28 +158,29 @@ internal sealed class RelayOrchestrator(
     }
 
     /// <summary>Runs one phase: times it, reports progress, logs it, and records it in the report.</summary>
-    private async Task<T> Phase<T>(RelayReport report, Action<RelayProgress> progress, string name, Func<Task<(T Value, string Detail)>> body)
+    private async Task<T> Phase<T>(RelayReport report, Action<RelayProgress> progress, RelayPhase phase, Func<Task<(T Value, string Detail)>> body)
     {
-        progress(new RelayProgress(name, Started: true));
+        progress(new RelayProgress(phase, Started: true));
         var started = Stopwatch.GetTimestamp();
         try
         {
             var (value, detail) = await body();
-            Record(report, progress, name, started, true, detail);
+            Record(report, progress, phase, started, true, detail);
             return value;
         }
         catch (Exception e) when (e is RelayFailedException or OperationCanceledException)
         {
-            Record(report, progress, name, started, false, e is RelayFailedException ? e.Message : "cancelled: the supervisor is stopping");
+            Record(report, progress, phase, started, false, e is RelayFailedException ? e.Message : "cancelled: the supervisor is stopping");
             throw;
         }
     }
 
-    private void Record(RelayReport report, Action<RelayProgress> progress, string name, long started, bool ok, string detail)
+    private void Record(RelayReport report, Action<RelayProgress> progress, RelayPhase phase, long started, bool ok, string detail)
     {
         double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        report.Phases.Add(new RelayPhase(name, ms, ok, detail));
-        progress(new RelayProgress(name, Started: false, ms, ok, detail));
+        string name = WireName.Of(phase);
+        report.Phases.Add(new PhaseResult(phase, ms, ok, detail));
+        progress(new RelayProgress(phase, Started: false, ms, ok, detail));
         if (ok) log.Info("relay.phase", $"relay {report.Id}: {name} ok in {ms:0.#} ms: {detail}", ("relay", report.Id), ("phase", name), ("ms", ms));
         else log.Warn("relay.phase", $"relay {report.Id}: {name} failed after {ms:0.#} ms: {detail}", ("relay", report.Id), ("phase", name), ("ms", ms));
     }

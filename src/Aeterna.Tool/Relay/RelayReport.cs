@@ -14,7 +14,7 @@ internal enum RelayOutcome
 }
 
 /// <summary>One phase of a relay as it happened.</summary>
-internal sealed record RelayPhase(string Name, double Milliseconds, bool Ok, string? Detail);
+internal sealed record PhaseResult(RelayPhase Phase, double Milliseconds, bool Ok, string? Detail);
 
 /// <summary>Everything a relay did: phases with timings, the outcome and its reason.</summary>
 internal sealed class RelayReport
@@ -39,7 +39,7 @@ internal sealed class RelayReport
 
     public int? ToPid { get; set; }
 
-    public List<RelayPhase> Phases { get; } = [];
+    public List<PhaseResult> Phases { get; } = [];
 
     /// <summary>What the state hand-over moved; null for stateless services or when it did not happen.</summary>
     public HandoverReport? Handover { get; set; }

@@ -1,5 +1,6 @@
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Observability;
+using Aeterna.Tool.Relay;
 using Aeterna.Tests.Support;
 
 namespace Aeterna.Tool.Tests.Observability;
@@ -96,10 +97,11 @@ public sealed class PrometheusTextTests
     public async Task Every_supervisor_metric_passes_promtool_including_handover_and_checkpoint_series()
     {
         var metrics = new SupervisorMetrics();
-        metrics.RecordRelay(Report(1, "committed", new HandoverDto("pipe", 52_000, 1, 1L << 30, 0.8, 0.1, 2, 3), ("config", 4), ("ready", 300), ("handover", 9), ("soak", 1000), ("commit", 200)));
-        metrics.RecordRelay(Report(2, "rolled_back", null, ("config", 3), ("soak", 400)));
-        metrics.RecordRelay(Report(3, "refused", null));
-        metrics.RecordRelay(Report(4, "not_ready", null, ("ready", 15_000), ("warmup", 10))); // a phase not known yet gets its series
+        metrics.RecordRelay(Report(1, RelayOutcome.Committed, new HandoverReport("pipe", 52_000, 1, 1L << 30, 0.8, 0.1, 2, 3),
+            (RelayPhase.Config, 4), (RelayPhase.Ready, 300), (RelayPhase.Handover, 9), (RelayPhase.Soak, 1000), (RelayPhase.Commit, 200)));
+        metrics.RecordRelay(Report(2, RelayOutcome.RolledBack, null, (RelayPhase.Config, 3), (RelayPhase.Soak, 400)));
+        metrics.RecordRelay(Report(3, RelayOutcome.Refused, null));
+        metrics.RecordRelay(Report(4, RelayOutcome.NotReady, null, (RelayPhase.Ready, 15_000)));
         metrics.RecordCheckpoint(4096);
         var status = new StatusSnapshot("svc \"q\"", 1, "/etc/a.yaml", 12.5, 2, null, 3, 0, [],
             [new GenerationStatus(2, 100, "active", 4, null, true), new GenerationStatus(3, 101, "starting", 0.2, null, false)], []);
@@ -112,7 +114,7 @@ public sealed class PrometheusTextTests
         Assert.Contains("aeterna_relays_total{outcome=\"refused\"} 1\n", text);
         Assert.Contains("aeterna_relays_total{outcome=\"not_ready\"} 1\n", text);
         Assert.Contains("aeterna_relay_phase_duration_seconds_count{phase=\"soak\"} 2\n", text);
-        Assert.Contains("aeterna_relay_phase_duration_seconds_count{phase=\"warmup\"} 1\n", text);
+        Assert.Contains("aeterna_relay_phase_duration_seconds_count{phase=\"preflight\"} 0\n", text); // every phase from the first scrape
         Assert.Contains("aeterna_handover_latency_seconds_count 1\n", text);
         Assert.Contains("aeterna_handover_latency_seconds_bucket{le=\"0.001\"} 1\n", text); // 0.8 ms
         Assert.Contains("aeterna_handover_state_bytes_total 52000\n", text);
@@ -141,7 +143,14 @@ public sealed class PrometheusTextTests
         Assert.DoesNotContain("NaN", text);
     }
 
-    private static ReportDto Report(int id, string outcome, HandoverDto? handover, params (string Name, double Ms)[] phases) =>
-        new(id, "test", DateTimeOffset.UtcNow, outcome, outcome == "committed" ? null : "because", 1, 2, 10, 11,
-            phases.Sum(p => p.Ms), phases.Select(p => new PhaseDto(p.Name, p.Ms, outcome == "committed", null)).ToList(), [], handover, null);
+    private static RelayReport Report(int id, RelayOutcome outcome, HandoverReport? handover, params (RelayPhase Phase, double Ms)[] phases)
+    {
+        var report = new RelayReport
+        {
+            Id = id, Trigger = "test", Outcome = outcome, Reason = outcome == RelayOutcome.Committed ? null : "because",
+            FromGeneration = 1, ToGeneration = 2, FromPid = 10, ToPid = 11, TotalMilliseconds = phases.Sum(p => p.Ms), Handover = handover,
+        };
+        report.Phases.AddRange(phases.Select(p => new PhaseResult(p.Phase, p.Ms, outcome == RelayOutcome.Committed, null)));
+        return report;
+    }
 }

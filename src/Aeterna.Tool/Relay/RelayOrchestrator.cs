@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
+using Aeterna.Tool.Processes;
 using Aeterna.Tool.Readiness;
 using Aeterna.Tool.Supervision;
 
@@ -49,11 +50,18 @@ internal sealed class RelayOrchestrator(
                 return (true, $"{report.Preflight.Count} check(s) passed");
             });
 
-            // 3. Start n+1 beside n, with the same listening sockets.
+            // 3. Start n+1 beside n, with the same listening sockets. Cannot be spawned: n is untouched.
             next = await Phase(report, progress, RelayPhase.Start, async () =>
             {
-                var generation = await generations.StartAsync(config, stateSource: old);
-                return (generation, $"generation {generation.Number}, pid {generation.Pid}");
+                try
+                {
+                    var generation = await generations.StartAsync(config, stateSource: old);
+                    return (generation, $"generation {generation.Number}, pid {generation.Pid}");
+                }
+                catch (SpawnException e)
+                {
+                    throw new RelayFailedException(RelayOutcome.NotReady, $"the new generation could not be started: {e.Message}");
+                }
             });
             report.ToGeneration = next.Number;
             report.ToPid = next.Pid;

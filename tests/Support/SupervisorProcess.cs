@@ -115,7 +115,7 @@ internal sealed class SupervisorProcess : IAsyncDisposable
     {
         string socket = Aeterna.Tool.Configuration.ConfigLoader.Load(ConfigPath).ControlSocketPath!;
         await foreach (var response in Aeterna.Tool.Control.ControlClient.SendAsync(socket, new Aeterna.Tool.Control.ControlRequest("relay", 0)))
-            if (response.Report is { } report) return report.Outcome;
+            if (response.Report is { } report) return Aeterna.Tool.Control.WireName.Of(report.Outcome);
         throw new Xunit.Sdk.XunitException("the supervisor sent no relay report");
     }
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
+using Aeterna.Tool.Relay;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -68,7 +69,7 @@ internal static class RelayCommand
         var draw = new Lock();
         var ended = new List<string>();
         (string Phase, long Since)? running = null;
-        ReportDto? final = null;
+        RelayReport? final = null;
         int code = ExitCodes.Unreachable;
 
         IRenderable Render()
@@ -108,7 +109,7 @@ internal static class RelayCommand
                 {
                     lock (gate)
                     {
-                        if (p.Started) running = (p.Phase, Stopwatch.GetTimestamp());
+                        if (p.Started) running = (WireName.Of(p.Phase), Stopwatch.GetTimestamp());
                         else
                         {
                             ended.Add(PhaseLine(p));
@@ -130,18 +131,18 @@ internal static class RelayCommand
         return code;
     }
 
-    private static string PhaseLine(ProgressDto p) =>
-        $"  {p.Phase,-10} {(p.Ok ? "ok" : "FAILED"),-6} {Milliseconds(p.Milliseconds),10}  {p.Detail}";
+    private static string PhaseLine(RelayProgress p) =>
+        $"  {WireName.Of(p.Phase),-10} {(p.Ok ? "ok" : "FAILED"),-6} {Milliseconds(p.Milliseconds),10}  {p.Detail}";
 
-    private static int ExitCode(ReportDto report) => report.Outcome switch
+    private static int ExitCode(RelayReport report) => report.Outcome switch
     {
-        "committed" => ExitCodes.Ok,
-        "refused" => ExitCodes.Refused,
-        "not_ready" => ExitCodes.NotReady,
+        RelayOutcome.Committed => ExitCodes.Ok,
+        RelayOutcome.Refused => ExitCodes.Refused,
+        RelayOutcome.NotReady => ExitCodes.NotReady,
         _ => ExitCodes.RolledBack,
     };
 
-    internal static void PrintOutcome(ReportDto report)
+    internal static void PrintOutcome(RelayReport report)
     {
         foreach (var check in report.Preflight.Where(c => !c.Ok && c.Output.Length > 0))
         {
@@ -150,10 +151,10 @@ internal static class RelayCommand
         }
         if (report.Handover is { } h)
             Console.WriteLine($"state: {StateSize(h.StateBytes)} by {h.Mechanism}{(h.Regions > 0 ? $" + {h.Regions} memory region(s), {StateSize(h.RegionBytes)}, by fd" : "")}; handover latency {h.LatencyMs:0.###} ms");
-        if (report.Outcome == "committed")
+        if (report.Outcome == RelayOutcome.Committed)
             Console.WriteLine($"committed in {Milliseconds(report.TotalMilliseconds).Trim()}: generation {report.ToGeneration} (pid {report.ToPid}) is active; generation {report.FromGeneration} retired");
         else
-            Console.WriteLine($"relay {report.Outcome.Replace('_', ' ')}: {report.Reason}\ngeneration {report.FromGeneration} (pid {report.FromPid}) keeps serving");
+            Console.WriteLine($"relay {WireName.Of(report.Outcome).Replace('_', ' ')}: {report.Reason}\ngeneration {report.FromGeneration} (pid {report.FromPid}) keeps serving");
     }
 
     private static string StateSize(long bytes) => Relay.StateHandover.Bytes(bytes);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Aeterna.Tool.Control;
+using Aeterna.Tool.Relay;
 
 namespace Aeterna.Tool.Cli;
 
@@ -25,7 +26,7 @@ internal static class RollbackCommand
             if (response.Report is not { } report) return null;
             if (json) Console.WriteLine(JsonSerializer.Serialize(response, ControlJson.Default.ControlResponse));
             else RelayCommand.PrintOutcome(report);
-            return report.Outcome == "rolled_back" ? ExitCodes.Ok : ExitCodes.Refused;
+            return report.Outcome == RelayOutcome.RolledBack ? ExitCodes.Ok : ExitCodes.Refused;
         }, Console.Error);
     }
 }

@@ -45,14 +45,14 @@ internal static class StatusCommand
         foreach (var g in s.Generations)
         {
             string state = g.StateBytes is { } bytes ? $"state {Relay.StateHandover.Bytes(bytes)}" : g.Stateful == true ? "stateful" : "";
-            o.WriteLine($"  {(g.Active ? '*' : ' ')} {g.Generation,-4} pid {g.Pid,-8} {g.State,-9} up {Uptime(g.UptimeSeconds),-10} {state,-16}{(g.StatusText is null ? "" : $"\"{g.StatusText}\"")}".TrimEnd());
+            o.WriteLine($"  {(g.Active ? '*' : ' ')} {g.Generation,-4} pid {g.Pid,-8} {WireName.Of(g.State),-9} up {Uptime(g.UptimeSeconds),-10} {state,-16}{(g.StatusText is null ? "" : $"\"{g.StatusText}\"")}".TrimEnd());
         }
         if (s.Relays.Count > 0)
         {
             o.WriteLine($"recent relays{(s.HistoryPath is null ? "" : $" (history: {s.HistoryPath})")}:");
             foreach (var r in s.Relays)
             {
-                o.WriteLine($"  #{r.Id,-4} {r.StartedAt:u} {r.Outcome,-12} {RelayCommand.Milliseconds(r.TotalMilliseconds),10}  {r.FromGeneration}->{(r.ToGeneration?.ToString() ?? "-")}  {StatusView.Detail(r)}".TrimEnd());
+                o.WriteLine($"  #{r.Id,-4} {r.StartedAt:u} {WireName.Of(r.Outcome),-12} {RelayCommand.Milliseconds(r.TotalMilliseconds),10}  {r.FromGeneration}->{(r.ToGeneration?.ToString() ?? "-")}  {StatusView.Detail(r)}".TrimEnd());
                 if (r.Phases.Count > 0) o.WriteLine($"        {StatusView.Phases(r)}");
             }
         }

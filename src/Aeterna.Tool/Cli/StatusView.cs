@@ -1,5 +1,7 @@
 using System.Globalization;
 using Aeterna.Tool.Control;
+using Aeterna.Tool.Relay;
+using Aeterna.Tool.Supervision;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -73,13 +75,13 @@ internal static class StatusView
     }
 
     /// <summary>"config 5.0 ms · preflight 4.2 ms · …", a failed phase marked FAILED.</summary>
-    internal static string Phases(ReportDto r) =>
-        r.Phases.Count == 0 ? "-" : string.Join(" · ", r.Phases.Select(p => $"{p.Name} {RelayCommand.Milliseconds(p.Milliseconds).Trim()}{(p.Ok ? "" : " FAILED")}"));
+    internal static string Phases(RelayReport r) =>
+        r.Phases.Count == 0 ? "-" : string.Join(" · ", r.Phases.Select(p => $"{WireName.Of(p.Phase)} {RelayCommand.Milliseconds(p.Milliseconds).Trim()}{(p.Ok ? "" : " FAILED")}"));
 
     /// <summary>The hand-over for a committed relay, the reason otherwise (shortened).</summary>
-    internal static string Detail(ReportDto r)
+    internal static string Detail(RelayReport r)
     {
-        string text = r.Outcome == "committed"
+        string text = r.Outcome == RelayOutcome.Committed
             ? r.Handover is { } h ? $"{Relay.StateHandover.Bytes(h.StateBytes + h.RegionBytes)} handed over in {h.LatencyMs:0.###} ms" : ""
             : (r.Reason ?? "").ReplaceLineEndings(" ");
         return text.Length > 120 ? text[..117] + "..." : text;
@@ -93,20 +95,20 @@ internal static class StatusView
         _ => "-",
     };
 
-    private static string StateMarkup(string state) => state switch
+    private static string StateMarkup(GenerationState state) => state switch
     {
-        "active" => "[green]active[/]",
-        "frozen" => "[blue]frozen[/]",
-        "starting" or "draining" => $"[yellow]{state}[/]",
-        "exited" => "[red]exited[/]",
-        _ => Markup.Escape(state),
+        GenerationState.Active => "[green]active[/]",
+        GenerationState.Frozen => "[blue]frozen[/]",
+        GenerationState.Starting or GenerationState.Draining => $"[yellow]{WireName.Of(state)}[/]",
+        GenerationState.Exited => "[red]exited[/]",
+        _ => WireName.Of(state),
     };
 
-    private static string OutcomeMarkup(string outcome) => outcome switch
+    private static string OutcomeMarkup(RelayOutcome outcome) => outcome switch
     {
-        "committed" => "[green]committed[/]",
-        "refused" => "[yellow]refused[/]",
-        _ => $"[red]{Markup.Escape(outcome)}[/]",
+        RelayOutcome.Committed => "[green]committed[/]",
+        RelayOutcome.Refused => "[yellow]refused[/]",
+        _ => $"[red]{WireName.Of(outcome)}[/]",
     };
 
     internal static string Seconds(double seconds) => seconds >= 60 ? StatusCommand.Uptime(seconds) : $"{seconds:0.0} s";

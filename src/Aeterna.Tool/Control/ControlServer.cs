@@ -92,15 +92,15 @@ internal sealed class ControlServer : IDisposable
                 case "relay":
                     var options = new RelayOptions(request.SoakMilliseconds is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
                     var report = await _relays.RelayAsync("control socket", options,
-                        p => Send(new ControlResponse(ControlResponse.ProgressType, Progress: ProgressDto.From(p))));
-                    Send(new ControlResponse(ControlResponse.ReportType, Report: ReportDto.From(report)));
+                        p => Send(new ControlResponse(ControlResponse.ProgressType, Progress: p)));
+                    Send(new ControlResponse(ControlResponse.ReportType, Report: report));
                     break;
                 case "rollback":
                     var (done, refusal) = _relays.RequestRollback("dotnet aeterna rollback");
                     if (done is null)
                         Send(new ControlResponse(ControlResponse.Failed, Error: refusal));
                     else
-                        Send(new ControlResponse(ControlResponse.ReportType, Report: ReportDto.From(await done)));
+                        Send(new ControlResponse(ControlResponse.ReportType, Report: await done));
                     break;
                 case "stop":
                     Send(new ControlResponse(ControlResponse.Ok));

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Aeterna.Interop;
 using Aeterna.Tool.Control;
+using Aeterna.Tool.Relay;
 
 namespace Aeterna.Tool.Observability;
 
@@ -29,7 +30,7 @@ internal sealed class RelayHistory
     private const int TailBytes = 1 << 20;
 
     private readonly Lock _gate = new();
-    private readonly List<ReportDto> _recent = [];
+    private readonly List<RelayReport> _recent = [];
     private readonly ArrayBufferWriter<byte> _line = new(4096);
 
     public RelayHistory(string path, long maxBytes = MaxBytes)
@@ -64,7 +65,7 @@ internal sealed class RelayHistory
     }
 
     /// <summary>The last <paramref name="count"/> relays, oldest first.</summary>
-    public IReadOnlyList<ReportDto> Recent(int count)
+    public IReadOnlyList<RelayReport> Recent(int count)
     {
         lock (_gate) return [.. _recent.TakeLast(count)];
     }
@@ -73,7 +74,7 @@ internal sealed class RelayHistory
     /// Records one relay, in memory (for `status`) and as a line in the file. An I/O error is
     /// returned (for the log), never thrown: the history must not break a relay.
     /// </summary>
-    public string? Append(ReportDto report)
+    public string? Append(RelayReport report)
     {
         lock (_gate)
         {
@@ -84,7 +85,7 @@ internal sealed class RelayHistory
                 // One buffer for every line: nothing allocated per relay that is not kept.
                 _line.ResetWrittenCount();
                 using (var json = new Utf8JsonWriter(_line))
-                    JsonSerializer.Serialize(json, report, ControlJson.Default.ReportDto);
+                    JsonSerializer.Serialize(json, report, ControlJson.Default.RelayReport);
                 _line.Write("\n"u8);
                 RotateIfFull(_line.WrittenCount);
                 Libc.Append(Path, _line.WrittenSpan);
@@ -105,9 +106,9 @@ internal sealed class RelayHistory
     }
 
     /// <summary>Reports in the last MiB of <paramref name="path"/>, oldest first; torn or foreign lines are skipped.</summary>
-    internal static List<ReportDto> ReadTail(string path)
+    internal static List<RelayReport> ReadTail(string path)
     {
-        var reports = new List<ReportDto>();
+        var reports = new List<RelayReport>();
         byte[] tail;
         bool fromStart;
         try
@@ -130,7 +131,7 @@ internal sealed class RelayHistory
             if (line.Length == 0) continue;
             try
             {
-                if (JsonSerializer.Deserialize(line, ControlJson.Default.ReportDto) is { } report)
+                if (JsonSerializer.Deserialize(line, ControlJson.Default.RelayReport) is { } report)
                     reports.Add(report);
             }
             catch (JsonException) { } // a torn last line after a crash, or a line written by something else

@@ -93,7 +93,7 @@ internal sealed class SupervisorMetrics
         m.Sample("aeterna_active_generation", s.ActiveGeneration ?? 0);
 
         var active = s.Generations.FirstOrDefault(g => g.Active);
-        bool up = active is not null && active.State != "exited";
+        bool up = active is not null && active.State != GenerationState.Exited;
         m.Family("aeterna_child_up", MetricType.Gauge, "1 while the active generation's process is running, 0 otherwise.");
         m.Sample("aeterna_child_up", up ? 1 : 0);
 
@@ -105,10 +105,7 @@ internal sealed class SupervisorMetrics
 
         m.Family("aeterna_generations", MetricType.Gauge, "Generation processes the supervisor holds, by state (a relay has two: the old and the new).");
         foreach (var state in GenerationStates)
-        {
-            string name = WireName.Of(state);
-            m.Sample("aeterna_generations", s.Generations.Count(g => g.State == name), ("state", name));
-        }
+            m.Sample("aeterna_generations", s.Generations.Count(g => g.State == state), ("state", WireName.Of(state)));
 
         m.Family("aeterna_relay_running", MetricType.Gauge, "1 while a relay is in progress.");
         m.Sample("aeterna_relay_running", s.RelayRunning is null ? 0 : 1);

@@ -6,6 +6,7 @@ using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Relay;
+using Aeterna.Tool.Supervision;
 
 namespace Aeterna.Tool.Observability;
 
@@ -88,9 +89,8 @@ internal sealed class SupervisorObservability
     /// <summary>A relay ended (or was refused): metrics, and a line in the history.</summary>
     public void RelayFinished(RelayReport report, AeternaConfig current)
     {
-        var dto = ReportDto.From(report);
         Metrics.RecordRelay(report);
-        if (History.Append(dto) is { } problem)
+        if (History.Append(report) is { } problem)
             _log.Warn("history.write", problem);
         if (report.Outcome == RelayOutcome.Committed && current.Observability.MetricsAddress != _metricsAddress)
             _log.Warn("metrics.unchanged", $"observability.metrics_port changed to '{current.Observability.MetricsAddress}'; the endpoint stays on '{_metricsAddress}' until the supervisor restarts");
@@ -121,15 +121,15 @@ internal sealed class SupervisorObservability
         if (_stopping.IsCancellationRequested)
             return (false, "the supervisor is stopping");
         var active = s.Generations.FirstOrDefault(g => g.Active);
-        if (active is null || active.State == "exited")
+        if (active is null || active.State == GenerationState.Exited)
         {
-            var starting = s.Generations.FirstOrDefault(g => g.State == "starting");
+            var starting = s.Generations.FirstOrDefault(g => g.State == GenerationState.Starting);
             return (false, starting is not null
                 ? $"no active generation: generation {starting.Generation} (pid {starting.Pid}) is starting and not ready yet"
                 : "no active generation: the last one exited and is being restarted (with back-off)");
         }
         string relay = s.RelayRunning is null ? "" : $"; {s.RelayRunning}";
-        return (true, $"generation {active.Generation} (pid {active.Pid}) is {active.State}{relay}");
+        return (true, $"generation {active.Generation} (pid {active.Pid}) is {WireName.Of(active.State)}{relay}");
     }
 
     private HttpResponse Handle(Func<StatusSnapshot> status, HttpRequest request)

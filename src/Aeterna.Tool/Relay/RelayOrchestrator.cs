@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Logging;
@@ -14,7 +15,7 @@ namespace Aeterna.Tool.Relay;
 internal sealed record RelayOptions(TimeSpan? SoakOverride = null, Task<string>? RollbackRequested = null);
 
 /// <summary>A phase starting or ending, for the CLI's live progress.</summary>
-internal sealed record RelayProgress(RelayPhase Phase, bool Started, double Milliseconds = 0, bool Ok = true, string? Detail = null);
+internal sealed record RelayProgress(RelayPhase Phase, bool Started, [property: JsonPropertyName("ms")] double Milliseconds = 0, bool Ok = true, string? Detail = null);
 
 /// <summary>
 /// A relay, step by step: re-read the config, pre-flight, start n+1, wait for it to be ready,

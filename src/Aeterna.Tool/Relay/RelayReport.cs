@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Aeterna.Tool.Relay;
 
 /// <summary>How a relay ended. The CLI's exit code for each is in docs/cli.md.</summary>
@@ -14,17 +16,25 @@ internal enum RelayOutcome
 }
 
 /// <summary>One phase of a relay as it happened.</summary>
-internal sealed record PhaseResult(RelayPhase Phase, double Milliseconds, bool Ok, string? Detail);
+internal sealed record PhaseResult(
+    [property: JsonPropertyName("name")] RelayPhase Phase,
+    [property: JsonPropertyName("ms")] double Milliseconds,
+    bool Ok,
+    string? Detail);
 
-/// <summary>Everything a relay did: phases with timings, the outcome and its reason.</summary>
+/// <summary>
+/// Everything a relay did: phases with timings, the outcome and its reason. The orchestrator fills
+/// it in as the relay goes; once it has ended it is what `relay --json` prints and a line of the
+/// relay history (docs/cli.md lists the members in this order).
+/// </summary>
 internal sealed class RelayReport
 {
     public required int Id { get; init; }
 
-    /// <summary>What asked for it: "SIGHUP" or "control socket".</summary>
+    /// <summary>What asked for it: "SIGHUP", "control socket" or "watch".</summary>
     public required string Trigger { get; init; }
 
-    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
 
     public RelayOutcome Outcome { get; set; }
 
@@ -39,19 +49,19 @@ internal sealed class RelayReport
 
     public int? ToPid { get; set; }
 
-    public List<PhaseResult> Phases { get; } = [];
+    [JsonPropertyName("total_ms")] public double TotalMilliseconds { get; set; }
+
+    public List<PhaseResult> Phases { get; init; } = [];
+
+    /// <summary>Output of the pre-flight commands, in order.</summary>
+    public List<PreflightResult> Preflight { get; init; } = [];
 
     /// <summary>What the state hand-over moved; null for stateless services or when it did not happen.</summary>
     public HandoverReport? Handover { get; set; }
 
     /// <summary>What happened to the state when the relay rolled back after a hand-over.</summary>
     public string? Rollback { get; set; }
-
-    /// <summary>Output of the pre-flight commands, in order.</summary>
-    public List<PreflightResult> Preflight { get; } = [];
-
-    public double TotalMilliseconds { get; set; }
 }
 
 /// <summary>A pre-flight check: its command line, exit status and (the tail of) its output.</summary>
-internal sealed record PreflightResult(string Command, bool Ok, string Status, double Milliseconds, string Output);
+internal sealed record PreflightResult(string Command, bool Ok, string Status, [property: JsonPropertyName("ms")] double Milliseconds, string Output);

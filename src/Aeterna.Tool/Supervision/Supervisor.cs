@@ -142,7 +142,7 @@ internal sealed class Supervisor
             _restarts.Restarts,
             _reaper.OrphansReaped,
             _listeners.Select(l => new ListenerStatus(l.Name, l.BoundAddress)).ToList(),
-            generations.Select(g => new GenerationStatus(g.Number, g.Pid, g.State.ToString().ToLowerInvariant(),
+            generations.Select(g => new GenerationStatus(g.Number, g.Pid, g.State,
                 g.Uptime.TotalSeconds, g.StatusText, g == active)
             {
                 Ready = g.State is not (GenerationState.Starting or GenerationState.Exited),

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Observability;
+using Aeterna.Tool.Relay;
 using Aeterna.Tests.Support;
 using Xunit.Abstractions;
 
@@ -9,9 +10,12 @@ namespace Aeterna.Integration.Tests.Observability;
 /// <summary>The append-only relay history: its lines, its survival across supervisor restarts, torn lines, rotation.</summary>
 public sealed class RelayHistoryTests(ITestOutputHelper output)
 {
-    private static ReportDto Report(int id, string outcome = "committed") =>
-        new(id, "test", DateTimeOffset.UtcNow, outcome, outcome == "committed" ? null : "why", 1, 2, 10, 11, 12.5,
-            [new PhaseDto("config", 1.5, true, "valid"), new PhaseDto("ready", 11, outcome == "committed", "READY=1")], [], null, null);
+    private static RelayReport Report(int id, RelayOutcome outcome = RelayOutcome.Committed) => new()
+    {
+        Id = id, Trigger = "test", Outcome = outcome, Reason = outcome == RelayOutcome.Committed ? null : "why",
+        FromGeneration = 1, ToGeneration = 2, FromPid = 10, ToPid = 11, TotalMilliseconds = 12.5,
+        Phases = [new PhaseResult(RelayPhase.Config, 1.5, true, "valid"), new PhaseResult(RelayPhase.Ready, 11, outcome == RelayOutcome.Committed, "READY=1")],
+    };
 
     [Fact]
     public async Task History_survives_a_supervisor_restart_status_shows_it_and_ids_go_on()
@@ -91,13 +95,13 @@ public sealed class RelayHistoryTests(ITestOutputHelper output)
         Assert.Equal(0, writer.LastId);
         Assert.Null(writer.Append(Report(7)));
         File.AppendAllText(path, "not json at all\n{\"id\": \"wrong type\"}\n");
-        Assert.Null(writer.Append(Report(8, "rolled_back")));
+        Assert.Null(writer.Append(Report(8, RelayOutcome.RolledBack)));
         File.AppendAllText(path, "{\"id\":9,\"trigger\":\"SIGHUP\",\"outc"); // a crash mid-write
 
         var reader = new RelayHistory(path);
         Assert.Equal(8, reader.LastId);
         Assert.Equal([7, 8], reader.Recent(10).Select(r => r.Id).ToArray());
-        Assert.Equal("rolled_back", reader.Recent(1)[0].Outcome);
+        Assert.Equal(RelayOutcome.RolledBack, reader.Recent(1)[0].Outcome);
         Assert.Equal("READY=1", reader.Recent(1)[0].Phases[1].Detail);
     }
 
@@ -111,7 +115,7 @@ public sealed class RelayHistoryTests(ITestOutputHelper output)
         await Task.WhenAll(
             Task.Run(() => { for (int i = 0; i < 200; i++) Assert.Null(a.Append(Report(i))); }),
             Task.Run(() => { for (int i = 1000; i < 1200; i++) Assert.Null(b.Append(Report(i))); }));
-        var ids = File.ReadAllLines(path).Select(l => JsonSerializer.Deserialize(l, ControlJson.Default.ReportDto)!.Id).ToList();
+        var ids = File.ReadAllLines(path).Select(l => JsonSerializer.Deserialize(l, ControlJson.Default.RelayReport)!.Id).ToList();
         Assert.Equal(400, ids.Count);
         Assert.Equal(Enumerable.Range(0, 200).Concat(Enumerable.Range(1000, 200)).ToHashSet(), ids.ToHashSet());
     }

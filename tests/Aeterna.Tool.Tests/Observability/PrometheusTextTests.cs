@@ -1,6 +1,7 @@
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Observability;
 using Aeterna.Tool.Relay;
+using Aeterna.Tool.Supervision;
 using Aeterna.Tests.Support;
 
 namespace Aeterna.Tool.Tests.Observability;
@@ -104,7 +105,7 @@ public sealed class PrometheusTextTests
         metrics.RecordRelay(Report(4, RelayOutcome.NotReady, null, (RelayPhase.Ready, 15_000)));
         metrics.RecordCheckpoint(4096);
         var status = new StatusSnapshot("svc \"q\"", 1, "/etc/a.yaml", 12.5, 2, null, 3, 0, [],
-            [new GenerationStatus(2, 100, "active", 4, null, true), new GenerationStatus(3, 101, "starting", 0.2, null, false)], []);
+            [new GenerationStatus(2, 100, GenerationState.Active, 4, null, true), new GenerationStatus(3, 101, GenerationState.Starting, 0.2, null, false)], []);
 
         string text = metrics.Render(status, ready: true, "0.1.0");
         await Promtool.AssertValidAsync(text);

@@ -9,7 +9,7 @@ namespace Aeterna.Templates.Tests;
 /// <summary>One turn, as the agent's API writes it.</summary>
 public sealed record Turn(string Role, string Text);
 
-/// <summary>The agent's HTTP API (issue 6) as a client drives it.</summary>
+/// <summary>The agent's HTTP API as a client drives it.</summary>
 public sealed class AgentClient(int port) : IDisposable
 {
     // Idle keep-alive connections are closed soon, as a browser would: a retiring generation drains

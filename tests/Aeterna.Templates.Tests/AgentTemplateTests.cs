@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace Aeterna.Templates.Tests;
 
 /// <summary>
-/// `dotnet new aeterna-agent` as a user meets it (issue 6): made from the packed template, built
+/// `dotnet new aeterna-agent` as a user meets it: made from the packed template, built
 /// against the packed runtime, run under the real supervisor and relayed with its conversations
 /// and embedding cache; bad input refused without a trace; the checked-in sample is the template's
 /// output; the Kubernetes manifest passes a schema check.

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Aeterna.Templates.Tests;
 
 /// <summary>
-/// The created project's Dockerfile without a container engine (issue 6): its build stage run
+/// The created project's Dockerfile without a container engine: its build stage run
 /// here, its image laid out, and containers of it made with unshare (<see cref="ImageContainer"/>):
 /// the supervisor is PID 1, runs as the image's non-root user, relays the agent in place through
 /// `exec`, stops on the STOPSIGNAL; and deploy/rollout.sh relays two "pods" one at a time,

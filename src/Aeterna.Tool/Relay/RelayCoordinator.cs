@@ -97,7 +97,7 @@ internal sealed class RelayCoordinator(
     /// <summary>For the stop: waits for the relay or restart in progress (it sees the cancellation) and lets none begin after it.</summary>
     public Task HoldForStopAsync() => _operation.WaitAsync();
 
-    internal static string Describe(RelayOutcome outcome) => outcome switch
+    private static string Describe(RelayOutcome outcome) => outcome switch
     {
         RelayOutcome.Committed => "committed",
         RelayOutcome.Refused => "refused",

@@ -250,9 +250,8 @@ internal sealed class Supervisor
         generation.Dispose();
     }
 
-    /// <summary>AETERNA_SOCKET: state_handoff.socket_path, or aeterna.sock beside the control socket.</summary>
-    private static string SessionSocketPath(AeternaConfig config) =>
-        config.Orchestration.StateHandoff.SocketPath ?? Path.Combine(Path.GetDirectoryName(config.Control.SocketPath)!, "aeterna.sock");
+    /// <summary>AETERNA_SOCKET: state_handoff.socket_path (the config resolves its default, beside the control socket).</summary>
+    private static string SessionSocketPath(AeternaConfig config) => config.Orchestration.StateHandoff.SocketPath;
 
     /// <summary>The live generation started with <paramref name="token"/> (AETERNA_TOKEN), for a session being opened.</summary>
     private Generation? FindGeneration(string token)

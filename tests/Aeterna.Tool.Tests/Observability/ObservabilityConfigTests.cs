@@ -15,9 +15,7 @@ public sealed class ObservabilityConfigTests(ITestOutputHelper output)
         Assert.Equal("/srv/agent/var/relays.jsonl", relative.Config!.Observability.HistoryPath);
 
         var absent = ConfigLoader.Parse("service:\n  command: [app]\n", "/srv/agent/aeterna.yaml");
-        Assert.Null(absent.Config!.Observability.HistoryPath);
-        Assert.Equal(Path.Combine(Path.GetDirectoryName(absent.Config.Control.SocketPath)!, "relays.jsonl"),
-            Aeterna.Tool.Observability.RelayHistory.DefaultPath(absent.Config.Control.SocketPath));
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(absent.Config!.Control.SocketPath)!, "relays.jsonl"), absent.Config.Observability.HistoryPath);
     }
 
     [Fact]

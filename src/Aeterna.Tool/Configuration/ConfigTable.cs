@@ -63,7 +63,7 @@ internal static class ConfigTable
         { "run", Command, null, (c, v) => c with { Command = v }, "[\"/app/probe.sh\", \"${AETERNA_PID}\"]",
             "The probe command. In its words and environment `${AETERNA_GENERATION}` and `${AETERNA_PID}` name the generation under test, so it can reach that generation itself (e.g. a health socket the app opens per generation) rather than the shared listener, which either generation may answer.",
             Required },
-        { "interval", Kinds.Duration(positive: true), c => c.Interval, (c, v) => c with { Interval = v }, "1s", "Time between the start of two probes." },
+        { "interval", Kinds.Duration(positive: true), c => c.Interval, (c, v) => c with { Interval = v }, "1s", "The pause after one probe before the next." },
         { "timeout", Kinds.Duration(positive: true), c => c.Timeout, (c, v) => c with { Timeout = v }, "1s", "How long one probe may take; a probe still running then fails." },
     };
 
@@ -80,7 +80,7 @@ internal static class ConfigTable
         { "health_timeout", Kinds.Duration(positive: true), c => c.HealthTimeout, (c, v) => c with { HealthTimeout = v }, "5s",
             "A generation that reports HEALTH (apps on Aeterna.Runtime do, every second) and then falls silent this long fails the soak." },
         { "probe", Probe.Kind, null, (c, v) => c with { Probe = v }, "{run: [\"curl\", \"-sf\", \"--unix-socket\", \"/run/app/gen-${AETERNA_GENERATION}.sock\", \"http://probe/healthz\"]}",
-            "A per-generation probe for apps without an Aeterna session, run during the soak; exit 0 is healthy." },
+            "A per-generation probe for apps without an Aeterna session, run during the soak; exit 0 is healthy.", new() { Default = "none" } },
     };
 
     public static readonly ConfigSection<StateHandoffConfig> StateHandoff = new("orchestration.state_handoff",

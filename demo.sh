@@ -9,9 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-for tool in dotnet wrk python3 curl; do
-  command -v "$tool" >/dev/null || { echo "the demo needs $tool (apt-get install wrk python3 curl; .NET 10 SDK for dotnet)" >&2; exit 1; }
-done
+source scripts/debian-packages.sh
+command -v dotnet >/dev/null || { echo "the demo needs the .NET 10 SDK (dotnet on PATH): https://dot.net" >&2; exit 1; }
+# gcc (and its arm64 cross compiler) builds the supervisor's exec shim into the package; wrk is the
+# load the relay runs under, curl the chatting client, python3 reads the JSON replies.
+need_debian_packages "the demo" gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross wrk curl python3
 
 bold() { printf '\033[1m%s\033[0m\n' "$*"; }
 step() { printf '\n'; bold "== $*"; }

@@ -1,36 +1,47 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): installs what the tests drive, builds, runs every test,
-# and ends with one line "N passed, N failed".
+# The test command (README, .ci/run): installs what the tests drive, builds, runs the tests, and
+# ends with one line "N passed, N failed".
+#
+#   ./test.sh            every test: the fast set, then the integration set
+#   ./test.sh --fast     the fast set only (unit and in-process tests, about a minute)
+#   ./test.sh [--fast] --filter NAME   extra arguments go to `dotnet test`
 set -euo pipefail
 cd "$(dirname "$0")"
+source scripts/debian-packages.sh
 
-# Real programs the tests run: gcc for the exec shim (and its arm64 build), wrk as the load
-# client, gunicorn as the unmodified third-party server, tini to compare PID 1 behaviour with,
-# python3 for the Python test service, util-linux for unshare and nsenter, prometheus for promtool
-# (the metrics output is checked with it), tmux as the real terminal `status --watch` is checked in;
-# for the template's container and Kubernetes tests: socat and iproute2 (a hand-made container's
-# published port), python3-kubernetes (the offline schema check of the manifest).
-packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross wrk gunicorn tini python3 util-linux curl prometheus tmux socat iproute2 python3-kubernetes)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "missing Debian packages: ${missing[*]}; run: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+fast_only=false
+if [ "${1:-}" = --fast ]; then fast_only=true; shift; fi
+
+# The fast set: the supervisor's parts, the runtime's (protocol frames, state transfer, the Kestrel
+# gate), the generator, the serializer. In process, except promtool, which checks the metrics text.
+fast=(Aeterna.Tool.Tests Aeterna.Runtime.Tests Aeterna.Generators.Tests Aeterna.Serialization.Tests)
+# The integration set: real supervisors, generations and clients; the template, its image, Kubernetes.
+integration=(Aeterna.Integration.Tests Aeterna.Templates.Tests)
+
+# Real programs the tests run. Fast set: gcc for the exec shim (and its arm64 build), prometheus for
+# promtool. Integration set, besides: wrk as the load client, gunicorn as the unmodified third-party
+# server, tini to compare PID 1 behaviour with, python3 for the Python test services, util-linux
+# for unshare and nsenter, tmux as the real terminal `status --watch` is checked in; for the
+# template's container and Kubernetes tests: socat and iproute2 (a hand-made container's published
+# port), python3-kubernetes (the offline schema check of the manifest).
+packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross prometheus)
+$fast_only || packages+=(wrk gunicorn tini python3 util-linux curl tmux socat iproute2 python3-kubernetes)
+need_debian_packages "the tests" "${packages[@]}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Aeterna.sln -c Release -nologo -clp:ErrorsOnly
+
+projects=("${fast[@]}")
+$fast_only || projects+=("${integration[@]}")
 log=$(mktemp)
-set +e
-dotnet test Aeterna.sln -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
+status=0
+for project in "${projects[@]}"; do
+  set +e
+  dotnet test "tests/$project" -c Release --no-build --nologo "$@" 2>&1 | tee -a "$log"
+  code=${PIPESTATUS[0]}
+  set -e
+  [ "$code" -eq 0 ] || status=$code
+done
 # dotnet test prints "Failed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12" per test assembly.
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')

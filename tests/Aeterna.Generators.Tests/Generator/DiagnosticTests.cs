@@ -1,5 +1,6 @@
 using Aeterna.Generators.Diagnostics;
 using Aeterna.Generators.Tests.Support;
+using Aeterna.Tests.Support;
 using Microsoft.CodeAnalysis;
 
 namespace Aeterna.Generators.Tests.Generator;

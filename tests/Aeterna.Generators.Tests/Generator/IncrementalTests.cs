@@ -1,4 +1,5 @@
 using Aeterna.Generators.Tests.Support;
+using Aeterna.Tests.Support;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Observability;
-using Aeterna.Tool.Tests.Support;
+using Aeterna.Tests.Support;
 
 namespace Aeterna.Tool.Tests.Observability;
 

@@ -1,6 +1,6 @@
 using Aeterna.Tool.Control;
 using Aeterna.Tool.Observability;
-using Aeterna.Tool.Tests.Support;
+using Aeterna.Tests.Support;
 
 namespace Aeterna.Tool.Tests.Observability;
 

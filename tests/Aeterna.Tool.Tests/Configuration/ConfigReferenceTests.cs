@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Aeterna.Tool.Configuration;
-using Aeterna.Tool.Tests.Support;
+using Aeterna.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Aeterna.Tool.Tests.Configuration;

@@ -14,20 +14,14 @@ internal sealed record AeternaConfig
 
     /// <summary>Directory relative paths in the file are resolved against (the file's directory).</summary>
     public string BaseDirectory => Path.GetDirectoryName(SourcePath)!;
-
     public required ServiceConfig Service { get; init; }
 
     /// <summary><c>listeners</c>, in order: generation fds 3, 4, …</summary>
     public required IReadOnlyList<ListenerConfig> Listeners { get; init; }
-
     public required ReadinessConfig Readiness { get; init; }
-
     public required OrchestrationConfig Orchestration { get; init; }
-
     public required ControlConfig Control { get; init; }
-
     public required ObservabilityConfig Observability { get; init; }
-
     public WatchConfig Watch { get; init; } = new();
 }
 
@@ -38,9 +32,7 @@ internal sealed record WatchConfig
 
     /// <summary>Absolute paths.</summary>
     public IReadOnlyList<string> Paths { get; init; } = [];
-
     public TimeSpan Debounce { get; init; } = TimeSpan.FromSeconds(2);
-
     public bool Enabled => Config || Paths.Count > 0;
 }
 
@@ -66,7 +58,6 @@ internal sealed record ListenerConfig
 
     /// <summary>The address exactly as written in the file (for messages).</summary>
     public required string Address { get; init; }
-
     public required ListenerKind Kind { get; init; }
 
     /// <summary>tcp/udp: an IP literal (no brackets), or a DNS name resolved at bind time.</summary>
@@ -77,7 +68,6 @@ internal sealed record ListenerConfig
 
     /// <summary>unix: absolute socket path.</summary>
     public string? Path { get; init; }
-
     public int Backlog { get; init; } = 4096;
 }
 
@@ -98,9 +88,7 @@ internal enum ReadinessMode
 internal sealed record ReadinessConfig
 {
     public ReadinessMode Mode { get; init; } = ReadinessMode.Auto;
-
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
-
     public TimeSpan Delay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Zero: no watchdog (the app may still enable one by sending WATCHDOG_USEC=).</summary>
@@ -111,7 +99,6 @@ internal sealed record ReadinessConfig
 internal sealed record PreflightCommand
 {
     public required IReadOnlyList<string> Command { get; init; }
-
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
@@ -123,15 +110,10 @@ internal sealed record PreflightCommand
 internal sealed record CanaryConfig
 {
     public bool Enabled { get; init; } = true;
-
     public TimeSpan SoakTime { get; init; } = TimeSpan.FromSeconds(10);
-
     public int FailureThreshold { get; init; } = 3;
-
     public double MaxErrorRate { get; init; } = 0.1;
-
     public int MinRequests { get; init; } = 20;
-
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Null: no probe.</summary>
@@ -143,9 +125,7 @@ internal sealed record ProbeConfig
 {
     /// <summary>May hold <c>${AETERNA_GENERATION}</c> and <c>${AETERNA_PID}</c>, substituted per run.</summary>
     public required IReadOnlyList<string> Command { get; init; }
-
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
-
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
 }
 
@@ -161,9 +141,7 @@ internal sealed record StateHandoffConfig
 
     /// <summary>The Aeterna protocol socket (AETERNA_SOCKET), absolute; by default beside the control socket.</summary>
     public required string SocketPath { get; init; }
-
     public HandoffMechanism Mechanism { get; init; } = HandoffMechanism.Auto;
-
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Zero: no checkpoints.</summary>
@@ -183,7 +161,6 @@ internal sealed record StateHandoffConfig
 internal sealed record RestartConfig
 {
     public TimeSpan BackoffInitial { get; init; } = TimeSpan.FromMilliseconds(100);
-
     public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
 }
 
@@ -191,13 +168,9 @@ internal sealed record RestartConfig
 internal sealed record OrchestrationConfig
 {
     public IReadOnlyList<PreflightCommand> Preflight { get; init; } = [];
-
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
-
     public CanaryConfig Canary { get; init; } = new();
-
     public required StateHandoffConfig StateHandoff { get; init; }
-
     public RestartConfig Restart { get; init; } = new();
 }
 
@@ -217,9 +190,7 @@ internal sealed record ObservabilityConfig
 {
     /// <summary>As written (":9090" binds every interface, "127.0.0.1:9090" one); null: no endpoint.</summary>
     public string? MetricsAddress { get; init; }
-
     public LogLevel LogLevel { get; init; } = LogLevel.Info;
-
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
     /// <summary>The relay history file, absolute; by default beside the control socket.</summary>

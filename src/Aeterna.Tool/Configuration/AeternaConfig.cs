@@ -71,18 +71,8 @@ internal sealed record ListenerConfig
     public int Backlog { get; init; } = 4096;
 }
 
-/// <summary><c>readiness.mode</c>.</summary>
-internal enum ReadinessMode
-{
-    /// <summary>READY=1 if the app sends it; otherwise as soon as it waits for connections on every listener; with no listeners, after <see cref="ReadinessConfig.Delay"/>.</summary>
-    Auto,
-    /// <summary>Only an sd_notify READY=1 counts.</summary>
-    Notify,
-    /// <summary>Ready once a process of the generation waits for connections (accept/poll/epoll) on every listener.</summary>
-    Listening,
-    /// <summary>Ready after <see cref="ReadinessConfig.Delay"/> alive.</summary>
-    Delay,
-}
+/// <summary><c>readiness.mode</c>: what counts as ready (docs/configuration.md, <c>readiness</c>).</summary>
+internal enum ReadinessMode { Auto, Notify, Listening, Delay }
 
 /// <summary><c>readiness</c>.</summary>
 internal sealed record ReadinessConfig

@@ -48,7 +48,41 @@ namespace Sample
 
         private void __RelayReadMembers(ref global::Aeterna.Serialization.RelayReader reader, int count)
         {
-            for (int i = 0; i < count; i++)
+            int i = 0;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader0))
+            {
+                this._history = global::Aeterna.Serialization.Formatters.ListFormatter<global::Sample.ChatTurn, global::Sample.ChatTurn.RelayStateFormatter>.Read(ref reader);
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader1))
+            {
+                this._sessions = global::Aeterna.Serialization.Formatters.DictionaryFormatter<string, int, global::Aeterna.Serialization.Formatters.StringFormatter, global::Aeterna.Serialization.Formatters.Int32Formatter>.ReadInto(ref reader, __RelayHeader1.Slice(4), this._sessions);
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader2))
+            {
+                var previous2 = this._embeddings;
+                this._embeddings = global::Aeterna.Serialization.Formatters.RelayMemoryFormatter<float, global::Aeterna.Serialization.Formatters.SingleFormatter>.Read(ref reader);
+                if (previous2 is not null && !ReferenceEquals(previous2, this._embeddings)) previous2.Dispose();
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader3))
+            {
+                this.Counts = global::Aeterna.Serialization.Formatters.UnmanagedArrayFormatter<int, global::Aeterna.Serialization.Formatters.Int32Formatter>.Read(ref reader);
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader4))
+            {
+                this.Started = global::Aeterna.Serialization.Formatters.NullableFormatter<long, global::Aeterna.Serialization.Formatters.Int64Formatter>.Read(ref reader);
+                i++;
+            }
+            else goto Rest;
+            Rest:
+            for (; i < count; i++)
             {
                 uint key = reader.ReadMemberKey();
                 global::System.ReadOnlySpan<byte> type = reader.ReadWireType();

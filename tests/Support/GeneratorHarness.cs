@@ -53,7 +53,9 @@ internal static class GeneratorHarness
         CSharpCompilation.Create(assemblyName,
             sources.Select((source, i) => CSharpSyntaxTree.ParseText(source, ParseOptions, path: $"Source{i}.cs")),
             references,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true)
+                // As the SDK does: assembly version unification is not a problem of the code (MemoryPack.Core targets net8.0).
+                .WithSpecificDiagnosticOptions([new("CS1701", ReportDiagnostic.Suppress), new("CS1702", ReportDiagnostic.Suppress)]));
 
     /// <summary>The relay-state generator alone, or with MemoryPack's beside it (as in an app that references MemoryPack).</summary>
     public static GeneratorDriver Driver(bool trackSteps = false, bool withMemoryPack = false) =>

@@ -122,7 +122,7 @@ internal sealed class BinaryBackend : IRelayBackend
             var member = members[i];
             // The id is little-endian, as every fixed-size value on the wire.
             var header = new[] { (byte)member.Id, (byte)(member.Id >> 8), (byte)(member.Id >> 16), (byte)(member.Id >> 24) }.Concat(WireBytes(member.Type));
-            code.Line($"/// <summary>Key \"{member.Key}\" (id 0x{member.Id:x8}), then its wire type {WireText(member.Type)}.</summary>");
+            code.Line($"/// <summary>Key \"{member.Key}\" (id 0x{member.Id:x8}), then its wire type {WireText(member.Type).Replace("<", "&lt;").Replace(">", "&gt;")}.</summary>");
             code.Line($"private static {Span} __RelayHeader{i} => new byte[] {{ {string.Join(", ", header.Select(b => "0x" + b.ToString("X2", CultureInfo.InvariantCulture)))} }};");
             code.Line();
         }

@@ -40,10 +40,11 @@ internal sealed class AeternaLifetime(IHostApplicationLifetime lifetime, AcceptG
         // Stop before the supervisor's SIGKILL: leave a tenth of the budget (at least 200 ms) for Kestrel's own shutdown.
         var budget = context.DrainTimeout;
         var drain = budget - TimeSpan.FromMilliseconds(Math.Max(200, budget.TotalMilliseconds / 10));
-        logger.LogInformation("aeterna: {Signal}: draining ({Open} connection(s) open, at most {Seconds:0.#} s){Hint}", signal, connections.Open, Math.Max(0, drain.TotalSeconds),
-            signal == PosixSignal.SIGINT ? "; Ctrl-C again to stop now" : "");
         accepts.Close();
         requests.BeginDraining();
+        // Logged once draining is in force, so that whoever reads the line can rely on it.
+        logger.LogInformation("aeterna: {Signal}: draining ({Open} connection(s) open, at most {Seconds:0.#} s){Hint}", signal, connections.Open, Math.Max(0, drain.TotalSeconds),
+            signal == PosixSignal.SIGINT ? "; Ctrl-C again to stop now" : "");
         if (context.Session is null) SdNotify.Send("STOPPING=1");
         using var deadline = new CancellationTokenSource(drain > TimeSpan.Zero ? drain : TimeSpan.Zero);
         try

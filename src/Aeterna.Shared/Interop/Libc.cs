@@ -4,10 +4,10 @@ namespace Aeterna.Interop;
 
 /// <summary>
 /// Every libc call of the supervisor and the runtime, in one place (this folder is compiled into
-/// both). No package wraps these (Mono.Unix and Tmds.LibC are not available here, and the BCL
-/// exposes neither posix_spawn file actions, waitpid, memfd seals nor SCM_RIGHTS), so they are
-/// declared with source-generated <see cref="LibraryImportAttribute"/> stubs, which are trim- and
-/// AOT-safe. Linux only (x64 and arm64, glibc or musl). One file per concern: this one holds what
+/// both). The BCL exposes neither posix_spawn file actions, waitpid, memfd seals nor SCM_RIGHTS.
+/// Binding packages exist (Tmds.LibC, Mono.Unix, which ships a native library of its own), but they
+/// would bring hundreds of declarations for the few dozen used here, so these are declared with
+/// source-generated <see cref="LibraryImportAttribute"/> stubs, which are trim- and AOT-safe. Linux only (x64 and arm64, glibc or musl). One file per concern: this one holds what
 /// every part uses (fds, errors); Processes, Memory and Sockets the rest.
 /// </summary>
 internal static unsafe partial class Libc

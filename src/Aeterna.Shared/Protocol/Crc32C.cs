@@ -6,7 +6,8 @@ namespace Aeterna.Protocol;
 /// <summary>
 /// CRC-32C (Castagnoli, as in iSCSI and ext4; check value of "123456789" is 0xE3069283), built on
 /// <see cref="BitOperations.Crc32C(uint, ulong)"/>, which is the CPU's crc32 instruction where there
-/// is one. (System.IO.Hashing is not in the package registry this project builds from.)
+/// is one. No package is needed: System.IO.Hashing's CRC-32 is the IEEE polynomial (its CRC-32C
+/// parameter set comes with .NET 11), and this is the same instruction it would use.
 /// </summary>
 internal static class Crc32C
 {

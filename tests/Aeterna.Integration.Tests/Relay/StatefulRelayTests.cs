@@ -189,7 +189,7 @@ public sealed class StatefulRelayTests(ITestOutputHelper output)
         // between requests, so no request meets a closing connection. (The relay's commit ends when
         // generation 1 exits, which with this idle client is at the drain timeout.)
         await supervisor.WaitForLogAsync("generation 1 (pid");
-        await supervisor.WaitForLogAsync("SIGTERM, drain timeout");
+        await supervisor.WaitForLogAsync("SIGTERM: draining");
         var third = await RawGetAsync(client, "/items/x");
         output.WriteLine(third);
         Assert.StartsWith("HTTP/1.1 200", third);

@@ -13,18 +13,20 @@ fast_only=false
 if [ "${1:-}" = --fast ]; then fast_only=true; shift; fi
 
 # The fast set: the supervisor's parts, the runtime's (protocol frames, state transfer, the Kestrel
-# gate), the generator, the serializer. In process, except promtool, which checks the metrics text.
+# gate), the generator, the serializer. In process, except promtool, which checks the metrics text,
+# and a Python JSON Schema validator, which checks aeterna.schema.json.
 fast=(Aeterna.Tool.Tests Aeterna.Runtime.Tests Aeterna.Generators.Tests Aeterna.Serialization.Tests)
 # The integration set: real supervisors, generations and clients; the template, its image, Kubernetes.
 integration=(Aeterna.Integration.Tests Aeterna.Templates.Tests)
 
 # Real programs the tests run. Fast set: gcc for the exec shim (and its arm64 build), prometheus for
-# promtool. Integration set, besides: wrk as the load client, gunicorn as the unmodified third-party
+# promtool, python3-jsonschema and python3-yaml (an independent check of aeterna.schema.json).
+# Integration set, besides: wrk as the load client, gunicorn as the unmodified third-party
 # server, tini to compare PID 1 behaviour with, python3 for the Python test services, util-linux
 # for unshare and nsenter, tmux as the real terminal `status --watch` is checked in; for the
 # template's container and Kubernetes tests: socat and iproute2 (a hand-made container's published
 # port), python3-kubernetes (the offline schema check of the manifest).
-packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross prometheus)
+packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross prometheus python3-jsonschema python3-yaml)
 $fast_only || packages+=(wrk gunicorn tini python3 util-linux curl tmux socat iproute2 python3-kubernetes)
 need_debian_packages "the tests" "${packages[@]}"
 

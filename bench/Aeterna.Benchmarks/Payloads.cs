@@ -1,7 +1,10 @@
 using System.Text.Json.Serialization;
+using MemoryPack;
 
 namespace Aeterna.Benchmarks;
 
+// The same classes are MemoryPack types too, so both serializers read and write the same objects.
+[MemoryPackable]
 public partial class ChatTurn
 {
     [RelayState] public string Role { get; set; } = "";
@@ -11,6 +14,7 @@ public partial class ChatTurn
 }
 
 /// <summary>An agent's conversation: about 50 KiB of turns.</summary>
+[MemoryPackable]
 public partial class ChatHistory
 {
     [RelayState] public List<ChatTurn> Turns { get; set; } = new();
@@ -31,6 +35,27 @@ public partial class ChatHistory
     }
 
     private static readonly string[] Words = ["the", "model", "answer", "token", "relay", "state", "generation", "handover", "socket", "memory", "café", "zero-downtime"];
+}
+
+/// <summary>The chat history as MemoryPack's version-tolerant types (each member's length precedes it).</summary>
+[MemoryPackable(GenerateType.VersionTolerant)]
+public partial class TolerantChatTurn
+{
+    [MemoryPackOrder(0)] public string Role { get; set; } = "";
+    [MemoryPackOrder(1)] public string Text { get; set; } = "";
+    [MemoryPackOrder(2)] public DateTimeOffset At { get; set; }
+    [MemoryPackOrder(3)] public int Tokens { get; set; }
+}
+
+[MemoryPackable(GenerateType.VersionTolerant)]
+public partial class TolerantChatHistory
+{
+    [MemoryPackOrder(0)] public List<TolerantChatTurn> Turns { get; set; } = new();
+
+    public static TolerantChatHistory From(ChatHistory history) => new()
+    {
+        Turns = history.Turns.Select(t => new TolerantChatTurn { Role = t.Role, Text = t.Text, At = t.At, Tokens = t.Tokens }).ToList(),
+    };
 }
 
 /// <summary>A cache of 10,000 entries.</summary>

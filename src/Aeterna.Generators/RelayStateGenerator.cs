@@ -65,7 +65,10 @@ public sealed class RelayStateGenerator : IIncrementalGenerator
 
         var bootstrapTypes = types.Combine(assemblyName)
             .Select(static (pair, _) => new BootstrapType(pair.Left.FullyQualifiedName, pair.Left.CanGenerate && pair.Left.IsRegistrable,
-                SchemaWriter.TypeJson(pair.Left, pair.Right, Backend)))
+                SchemaWriter.TypeJson(pair.Left, pair.Right, Backend),
+                pair.Left.CanGenerate
+                    ? pair.Left.Members.SelectMany(m => m.Type.AllMemoryPackTypes()).Select(l => l.TypeName).Distinct().ToEquatableArray()
+                    : EquatableArray<string>.Empty))
             .Collect()
             .WithTrackingName(TrackingNames.BootstrapTypes);
 

@@ -65,6 +65,14 @@ internal static class RelayDiagnostics
         "Relay state type derives from another one",
         "'{0}' derives from '{1}', which has [RelayState] members too; each would write only its own members. Fix: hold a '{1}' as a [RelayState] member instead of deriving from it, or move the members into one type.");
 
+    public static readonly DiagnosticDescriptor UnsupportedMemoryPackType = Error("AET0014",
+        "MemoryPack type cannot be relayed",
+        "[RelayState] member '{0}' has type '{1}', a MemoryPack type that cannot be relayed: {2}. Fix: {3}.");
+
+    public static readonly DiagnosticDescriptor MemoryPackNotReferenced = Error("AET0015",
+        "MemoryPack is not referenced",
+        "[RelayState] member '{0}' has type '{1}', {2}. Fix: {3}.");
+
     public static readonly DiagnosticDescriptor DuplicateListener = Error("AET0020",
         "Listener declared twice",
         "The listener '{0}' is declared more than once with [assembly: RelayListener]. Fix: remove one declaration or rename it.");
@@ -81,6 +89,7 @@ internal static class RelayDiagnostics
     [
         TypeNotPartial, UnsupportedType, ReadonlyField, StaticMember, DuplicateKey, RemovedKeyReused, PropertyWithoutSetter,
         KeyHashCollision, InvalidKey, NoConstructor, UnsupportedContainer, UnsupportedMember, InheritedState,
+        UnsupportedMemoryPackType, MemoryPackNotReferenced,
         DuplicateListener, InvalidListenerAddress, InvalidListenerName,
     ];
 

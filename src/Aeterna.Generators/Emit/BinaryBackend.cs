@@ -27,6 +27,8 @@ internal sealed class BinaryBackend : IRelayBackend
         ShapeKind.Map => $"map<{WireText(shape.Element!)},{WireText(shape.Value!)}>",
         ShapeKind.State => "object",
         ShapeKind.Memory => $"memory<{WireText(shape.Element!)}>",
+        // The data carries only "memorypack"; the manifest names the type, whose layout it lists beside.
+        ShapeKind.MemoryPack => $"memorypack<{shape.DisplayName}>",
         _ => throw new ArgumentOutOfRangeException(nameof(shape)),
     };
 
@@ -69,6 +71,9 @@ internal sealed class BinaryBackend : IRelayBackend
                     bytes.Add(WireCode.Memory);
                     Append(bytes, shape.Element!);
                     break;
+                case ShapeKind.MemoryPack:
+                    bytes.Add(WireCode.MemoryPack);
+                    break;
             }
         }
     }
@@ -102,6 +107,8 @@ internal sealed class BinaryBackend : IRelayBackend
                 return shape.TypeName + ".RelayStateFormatter";
             case ShapeKind.Memory:
                 return $"{Formatters}RelayMemoryFormatter<{shape.Element!.TypeName}, {FormatterOf(shape.Element)}>";
+            case ShapeKind.MemoryPack:
+                return $"global::{BootstrapEmitter.Namespace}.{MemoryPackBridge.Name}<{shape.TypeName}>";
             default:
                 throw new ArgumentOutOfRangeException(nameof(shape));
         }
@@ -115,7 +122,7 @@ internal sealed class BinaryBackend : IRelayBackend
             var member = members[i];
             // The id is little-endian, as every fixed-size value on the wire.
             var header = new[] { (byte)member.Id, (byte)(member.Id >> 8), (byte)(member.Id >> 16), (byte)(member.Id >> 24) }.Concat(WireBytes(member.Type));
-            code.Line($"/// <summary>Key \"{member.Key}\" (id 0x{member.Id:x8}), then its wire type {WireText(member.Type)}.</summary>");
+            code.Line($"/// <summary>Key \"{member.Key}\" (id 0x{member.Id:x8}), then its wire type {WireText(member.Type).Replace("<", "&lt;").Replace(">", "&gt;")}.</summary>");
             code.Line($"private static {Span} __RelayHeader{i} => new byte[] {{ {string.Join(", ", header.Select(b => "0x" + b.ToString("X2", CultureInfo.InvariantCulture)))} }};");
             code.Line();
         }
@@ -134,7 +141,21 @@ internal sealed class BinaryBackend : IRelayBackend
 
         using (code.Block($"private void __RelayReadMembers(ref {Reader} reader, int count)"))
         {
-            using (code.Block("for (int i = 0; i < count; i++)"))
+            // Members in this version's order with this version's types (data this build or a build
+            // with the same members wrote) are read straight through; the loop takes the rest.
+            code.Line("int i = 0;");
+            for (int i = 0; i < members.Count; i++)
+            {
+                using (code.Block($"if (i < count && reader.TryReadMemberHeader(__RelayHeader{i}))"))
+                {
+                    EmitExactRead(code, members[i], i, assignments);
+                    code.Line("i++;");
+                }
+                code.Line("else goto Rest;");
+            }
+            if (members.Count == 0) code.Line("goto Rest;");
+            code.Line("Rest:");
+            using (code.Block("for (; i < count; i++)"))
             {
                 code.Line("uint key = reader.ReadMemberKey();");
                 code.Line($"{Span} type = reader.ReadWireType();");
@@ -151,6 +172,19 @@ internal sealed class BinaryBackend : IRelayBackend
         code.Line();
 
         EmitFormatter(code, model);
+    }
+
+    /// <summary>Reads a member whose data has exactly its own wire type (the header already consumed).</summary>
+    private static void EmitExactRead(CodeWriter code, MemberModel member, int index, MemberAssignments assignments)
+    {
+        string formatter = FormatterOf(member.Type);
+        if (member.Type.Kind == ShapeKind.Memory) code.Line($"var previous{index} = {assignments.Get(member)};");
+        if (member.Type.Kind == ShapeKind.Map || member.Type.Sequence == SequenceKind.HashSet)
+            code.Line(assignments.Set(member, $"{formatter}.ReadInto(ref reader, __RelayHeader{index}.Slice(4), {assignments.Get(member)})"));
+        else
+            code.Line(assignments.Set(member, $"{formatter}.Read(ref reader)"));
+        if (member.Type.Kind == ShapeKind.Memory)
+            code.Line($"if (previous{index} is not null && !ReferenceEquals(previous{index}, {assignments.Get(member)})) previous{index}.Dispose();");
     }
 
     private static void EmitReadCase(CodeWriter code, StateTypeModel model, MemberModel member, int index, MemberAssignments assignments)

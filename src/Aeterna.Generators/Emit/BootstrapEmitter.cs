@@ -14,6 +14,9 @@ internal static class BootstrapEmitter
     /// <summary>The <c>AssemblyMetadata</c> key the manifest task reads.</summary>
     public const string SchemaMetadataKey = "Aeterna.RelaySchema";
 
+    /// <summary>The namespace of the assembly-wide generated types.</summary>
+    public const string Namespace = "Aeterna.Generated";
+
     public static string Emit(BootstrapModel model)
     {
         string schema = "[" + string.Join(",", model.Types.OrderBy(t => t.FullyQualifiedName, System.StringComparer.Ordinal).Select(t => t.SchemaJson)) + "]";
@@ -27,7 +30,8 @@ internal static class BootstrapEmitter
             code.Line($"[assembly: global::System.Reflection.AssemblyMetadata(\"{SchemaMetadataKey}\", global::Aeterna.Generated.AeternaBootstrap.Schema)]");
             code.Line();
         }
-        using (code.Block("namespace Aeterna.Generated"))
+        var memoryPackTypes = model.Types.SelectMany(t => t.MemoryPackTypes).Distinct().OrderBy(t => t, System.StringComparer.Ordinal).ToList();
+        using (code.Block("namespace " + Namespace))
         {
             code.Line("/// <summary>Registers this assembly's relay-state types, schema and listeners with the Aeterna runtime at start-up.</summary>");
             code.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"Aeterna.Generators\", \"1.0\")]");
@@ -39,6 +43,9 @@ internal static class BootstrapEmitter
                 code.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
                 using (code.Block("internal static void Initialize()"))
                 {
+                    // MemoryPack finds these without reflection, NativeAOT included; their static constructors would register them only once touched.
+                    foreach (string type in memoryPackTypes)
+                        code.Line($"global::MemoryPack.MemoryPackFormatterProvider.Register<{type}>();");
                     foreach (var type in model.Types.Where(t => t.Register))
                         code.Line($"global::Aeterna.RelaySerializer.Register<{type.FullyQualifiedName}, {type.FullyQualifiedName}.RelayStateFormatter>();");
                     if (model.Types.Count > 0)
@@ -46,6 +53,11 @@ internal static class BootstrapEmitter
                     foreach (var listener in model.Listeners.Listeners)
                         code.Line($"global::Aeterna.RelayListeners.Declare({SchemaWriter.Quote(listener.Name)}, {SchemaWriter.Quote(listener.Address)});");
                 }
+            }
+            if (memoryPackTypes.Count > 0)
+            {
+                code.Line();
+                MemoryPackBridge.Emit(code);
             }
         }
 

@@ -4,8 +4,9 @@ namespace Aeterna.Generators.Emit;
 
 /// <summary>
 /// The seam between what is relayed (the model, the partial type, registration) and how it is
-/// encoded. <see cref="BinaryBackend"/> is the Aeterna wire format; another backend (MemoryPack,
-/// say) would implement this and nothing else would change.
+/// encoded. <see cref="BinaryBackend"/> is the Aeterna wire format (members of MemoryPack types
+/// included: MemoryPack writes their values inside it); another encoding of whole types would
+/// implement this and nothing else would change.
 /// </summary>
 internal interface IRelayBackend
 {

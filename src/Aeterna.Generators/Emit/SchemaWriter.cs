@@ -27,8 +27,10 @@ internal static class SchemaWriter
                 .Append(",\"key\":").Append(Quote(member.Key))
                 .Append(",\"id\":").Append(Quote("0x" + member.Id.ToString("x8", CultureInfo.InvariantCulture)))
                 .Append(",\"type\":").Append(Quote(member.Type.DisplayName))
-                .Append(",\"wire\":").Append(Quote(backend.WireText(member.Type)))
-                .Append('}');
+                .Append(",\"wire\":").Append(Quote(backend.WireText(member.Type)));
+            string layouts = MemoryPackLayouts(member);
+            if (layouts.Length > 0) json.Append(",\"memorypack\":").Append(layouts);
+            json.Append('}');
         }
         return json.Append("]}").ToString();
     }
@@ -39,13 +41,42 @@ internal static class SchemaWriter
         ulong hash = 14695981039346656037;
         foreach (var member in model.Members.OrderBy(m => m.Key, System.StringComparer.Ordinal))
         {
-            foreach (byte b in Encoding.UTF8.GetBytes(member.Key + "=" + backend.WireText(member.Type) + ";"))
+            foreach (byte b in Encoding.UTF8.GetBytes(member.Key + "=" + backend.WireText(member.Type) + MemoryPackLayouts(member) + ";"))
             {
                 hash ^= b;
                 hash *= 1099511628211;
             }
         }
         return hash.ToString("x16", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// The layouts of the MemoryPack types in a member (the wire type only names them):
+    /// <c>[{"name":…,"mode":…,"members":[{"order":0,"name":…,"type":…},…]},…]</c>, or "" when it has none.
+    /// </summary>
+    public static string MemoryPackLayouts(MemberModel member)
+    {
+        var layouts = member.Type.AllMemoryPackTypes().ToList();
+        if (layouts.Count == 0) return "";
+        var json = new StringBuilder("[");
+        for (int i = 0; i < layouts.Count; i++)
+        {
+            if (i > 0) json.Append(',');
+            json.Append("{\"name\":").Append(Quote(layouts[i].DisplayName))
+                .Append(",\"mode\":").Append(Quote(layouts[i].Mode))
+                .Append(",\"members\":[");
+            for (int m = 0; m < layouts[i].Members.Count; m++)
+            {
+                var item = layouts[i].Members[m];
+                if (m > 0) json.Append(',');
+                json.Append("{\"order\":").Append(item.Order.ToString(CultureInfo.InvariantCulture))
+                    .Append(",\"name\":").Append(Quote(item.Name))
+                    .Append(",\"type\":").Append(Quote(item.Type))
+                    .Append('}');
+            }
+            json.Append("]}");
+        }
+        return json.Append(']').ToString();
     }
 
     public static string Quote(string text)

@@ -11,6 +11,7 @@ internal static class WireCode
     public const byte Map = 0x22;
     public const byte Object = 0x23;
     public const byte Memory = 0x24;
+    public const byte MemoryPack = 0x25;
 
     public static byte Of(ScalarKind scalar) => scalar switch
     {

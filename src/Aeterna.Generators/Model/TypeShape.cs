@@ -17,6 +17,8 @@ internal enum ShapeKind
     State,
     /// <summary><c>RelayMemory&lt;T&gt;</c>: handed over by file descriptor.</summary>
     Memory,
+    /// <summary>A MemoryPack type (<c>[MemoryPackable]</c>): its MemoryPack bytes, length first.</summary>
+    MemoryPack,
 }
 
 internal enum ScalarKind
@@ -64,6 +66,7 @@ internal enum SequenceKind
 /// <param name="Sequence">For sequences: which collection.</param>
 /// <param name="Element">Element (sequences, nullable, memory), or the key of a map.</param>
 /// <param name="Value">The value of a map.</param>
+/// <param name="MemoryPackTypes">For MemoryPack types: its layout and those of the MemoryPack types it holds, itself first.</param>
 internal sealed record TypeShape(
     ShapeKind Kind,
     string TypeName,
@@ -71,8 +74,25 @@ internal sealed record TypeShape(
     ScalarKind Scalar = ScalarKind.None,
     SequenceKind Sequence = SequenceKind.None,
     TypeShape? Element = null,
-    TypeShape? Value = null)
+    TypeShape? Value = null,
+    EquatableArray<MemoryPackLayout> MemoryPackTypes = default)
 {
+    /// <summary>The MemoryPack types anywhere in this shape (a list of them, a map to them, …), each once.</summary>
+    public System.Collections.Generic.IEnumerable<MemoryPackLayout> AllMemoryPackTypes()
+    {
+        var seen = new System.Collections.Generic.HashSet<string>();
+        var pending = new System.Collections.Generic.Stack<TypeShape>();
+        pending.Push(this);
+        while (pending.Count > 0)
+        {
+            var shape = pending.Pop();
+            foreach (var layout in shape.MemoryPackTypes)
+                if (seen.Add(layout.DisplayName)) yield return layout;
+            if (shape.Value is not null) pending.Push(shape.Value);
+            if (shape.Element is not null) pending.Push(shape.Element);
+        }
+    }
+
     /// <summary>
     /// Fixed-size values whose wire bytes are their in-memory bytes (on little-endian machines), so
     /// arrays of them are copied as one block.

@@ -107,6 +107,11 @@ internal static class StateTypeParser
             string key = explicitKey ?? MemberKeys.Derive(symbol.Name);
 
             var shape = resolver.Resolve(memberType, out var unsupported);
+            if (shape is null && unsupported!.Descriptor is { } descriptor)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(descriptor, location, name, memberType.ToDisplayString(TypeShapeResolver.DisplayFormat), unsupported.Reason, unsupported.Fix));
+                continue;
+            }
             if (shape is null)
             {
                 string reason = unsupported!.Part == memberType.ToDisplayString(TypeShapeResolver.DisplayFormat)

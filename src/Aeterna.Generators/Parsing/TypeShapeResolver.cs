@@ -4,8 +4,11 @@ using Microsoft.CodeAnalysis;
 
 namespace Aeterna.Generators.Parsing;
 
-/// <summary>Why a member type can't be relayed: the offending part, the reason, and the fix.</summary>
-internal sealed record Unsupported(string Part, string Reason, string Fix);
+/// <summary>
+/// Why a member type can't be relayed: the offending part, the reason, and the fix; reported as
+/// <paramref name="Descriptor"/> when given (MemoryPack types have their own), else as AET0002.
+/// </summary>
+internal sealed record Unsupported(string Part, string Reason, string Fix, Microsoft.CodeAnalysis.DiagnosticDescriptor? Descriptor = null);
 
 /// <summary>Turns a member's type symbol into a <see cref="TypeShape"/>, or says which part of it is not supported.</summary>
 internal sealed class TypeShapeResolver
@@ -22,6 +25,7 @@ internal sealed class TypeShapeResolver
     private readonly INamedTypeSymbol? _relayStateAttribute;
     private readonly INamedTypeSymbol? _list, _hashSet, _queue, _dictionary, _immutableArray, _readOnlyMemory, _relayMemory;
     private readonly INamedTypeSymbol? _dateTimeOffset, _timeSpan, _guid;
+    private readonly MemoryPackTypes _memoryPack;
 
     public TypeShapeResolver(Compilation compilation)
     {
@@ -36,6 +40,7 @@ internal sealed class TypeShapeResolver
         _dateTimeOffset = compilation.GetTypeByMetadataName("System.DateTimeOffset");
         _timeSpan = compilation.GetTypeByMetadataName("System.TimeSpan");
         _guid = compilation.GetTypeByMetadataName("System.Guid");
+        _memoryPack = new MemoryPackTypes(compilation);
     }
 
     public INamedTypeSymbol? RelayStateAttribute => _relayStateAttribute;
@@ -100,7 +105,9 @@ internal sealed class TypeShapeResolver
             return new TypeShape(ShapeKind.Memory, code, display, Element: element);
         }
 
+        // A type with [RelayState] members is relayed as an object even when it is a MemoryPack type too.
         if (IsStateType(named)) return new TypeShape(ShapeKind.State, code, display);
+        if (MemoryPackTypes.IsMemoryPackType(named)) return _memoryPack.Resolve(named, code, display, out problem);
 
         string fix = named.TypeKind == TypeKind.Interface || named.IsAbstract
             ? $"use a concrete type: for collections {CollectionsFix}; for your own types, a partial class, struct or record with [RelayState] members"

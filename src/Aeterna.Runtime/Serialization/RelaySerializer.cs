@@ -12,12 +12,16 @@ public static class RelaySerializer
 {
     /// <summary>The bytes of <paramref name="value"/> (docs/wire-format.md).</summary>
     /// <exception cref="InvalidOperationException"><typeparamref name="T"/> has no generated serializer.</exception>
-    public static byte[] Serialize<T>(T value)
+    public static byte[] Serialize<T>(T value) => Serialize(value, RelayStringEncoding.Utf8);
+
+    /// <summary>The bytes of <paramref name="value"/>, its strings in <paramref name="strings"/>.</summary>
+    /// <exception cref="InvalidOperationException"><typeparamref name="T"/> has no generated serializer.</exception>
+    public static byte[] Serialize<T>(T value, RelayStringEncoding strings)
     {
         var buffer = RelayBuffer.Rent();
         try
         {
-            Serialize(buffer, value);
+            Serialize(buffer, value, strings);
             return buffer.WrittenSpan.ToArray();
         }
         finally
@@ -28,11 +32,15 @@ public static class RelaySerializer
 
     /// <summary>Writes the bytes of <paramref name="value"/> to <paramref name="output"/>.</summary>
     /// <exception cref="InvalidOperationException"><typeparamref name="T"/> has no generated serializer.</exception>
-    public static void Serialize<T>(IBufferWriter<byte> output, T value)
+    public static void Serialize<T>(IBufferWriter<byte> output, T value) => Serialize(output, value, RelayStringEncoding.Utf8);
+
+    /// <summary>Writes the bytes of <paramref name="value"/> to <paramref name="output"/>, its strings in <paramref name="strings"/>.</summary>
+    /// <exception cref="InvalidOperationException"><typeparamref name="T"/> has no generated serializer.</exception>
+    public static void Serialize<T>(IBufferWriter<byte> output, T value, RelayStringEncoding strings)
     {
         ArgumentNullException.ThrowIfNull(output);
         var formatter = FormatterOf<T>();
-        var writer = new RelayWriter(output);
+        var writer = new RelayWriter(output, null, strings);
         formatter.Write(ref writer, value);
         writer.Flush();
     }

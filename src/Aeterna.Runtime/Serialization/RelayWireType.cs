@@ -34,6 +34,8 @@ internal static class RelayWireType
     public const byte Map = 0x22;
     public const byte Object = 0x23;
     public const byte Memory = 0x24;
+    /// <summary>A value of a MemoryPack type: varint byte length, then MemoryPack's own bytes.</summary>
+    public const byte MemoryPack = 0x25;
 
     /// <summary>Deepest descriptor nesting accepted (<c>Array&lt;Array&lt;…&gt;&gt;</c>); real types stay far below.</summary>
     public const int MaxDescriptorDepth = 16;
@@ -54,7 +56,7 @@ internal static class RelayWireType
     public static int MinSize(ReadOnlySpan<byte> descriptor) => descriptor[0] switch
     {
         String or Array or Map => 4,
-        Nullable or Object or Memory => 1,
+        Nullable or Object or Memory or MemoryPack => 1,
         var code => FixedSize(code),
     };
 
@@ -65,7 +67,7 @@ internal static class RelayWireType
     {
         if (data.IsEmpty || depth > MaxDescriptorDepth) return -1;
         byte code = data[0];
-        if (FixedSize(code) > 0 || code is String or Object) return 1;
+        if (FixedSize(code) > 0 || code is String or Object or MemoryPack) return 1;
         switch (code)
         {
             case Nullable:
@@ -92,7 +94,8 @@ internal static class RelayWireType
     /// Whether a value written as <paramref name="source"/> can be read as <paramref name="target"/>:
     /// the same type, a lossless widening (int32 → int64, float32 → float64, integers → decimal),
     /// T → Nullable&lt;T&gt;, element-wise for arrays and maps, and any object as any object (objects
-    /// carry their members' keys and types). Mirrored by SchemaCompatibility in the tool.
+    /// carry their members' keys and types); a MemoryPack value only as a MemoryPack value (MemoryPack
+    /// itself then reads it or refuses). Mirrored by SchemaCompatibility in the tool.
     /// </summary>
     public static bool CanRead(ReadOnlySpan<byte> source, ReadOnlySpan<byte> target)
     {
@@ -191,6 +194,7 @@ internal static class RelayWireType
         Guid => "guid",
         String => "string",
         Object => "object",
+        MemoryPack => "memorypack",
         _ => $"unknown(0x{code:x2})",
     };
 }

@@ -30,6 +30,7 @@ public ref struct RelayWriter
 
     private readonly IBufferWriter<byte> _output;
     private readonly IRegionSink? _regions;
+    private readonly bool _utf16Strings;
     private Span<byte> _span;
     private int _buffered;
     private int _depth;
@@ -37,10 +38,11 @@ public ref struct RelayWriter
     /// <summary>A writer into <paramref name="output"/>; <see cref="RelayMemory{T}"/> values are copied inline.</summary>
     public RelayWriter(IBufferWriter<byte> output) : this(output, null) { }
 
-    internal RelayWriter(IBufferWriter<byte> output, IRegionSink? regions)
+    internal RelayWriter(IBufferWriter<byte> output, IRegionSink? regions, RelayStringEncoding strings = RelayStringEncoding.Utf8)
     {
         _output = output;
         _regions = regions;
+        _utf16Strings = strings == RelayStringEncoding.Utf16;
         _span = default;
         _buffered = 0;
         _depth = 0;
@@ -118,6 +120,17 @@ public ref struct RelayWriter
         }
     }
 
+    /// <summary>
+    /// Bytes another serializer wrote (a MemoryPack value, say), with their varint length in front so
+    /// that a reader can find their end without understanding them (<see cref="RelayReader.ReadLength"/>).
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public void WriteLengthPrefixed(scoped ReadOnlySpan<byte> bytes)
+    {
+        WriteVarUInt((ulong)bytes.Length);
+        WriteRaw(bytes);
+    }
+
     /// <summary>A length-prefixed byte string (int32 length, then the bytes).</summary>
     public void WriteBytes(scoped ReadOnlySpan<byte> bytes)
     {
@@ -125,12 +138,21 @@ public ref struct RelayWriter
         WriteRaw(bytes);
     }
 
-    /// <summary>A UTF-8 string: int32 byte length (-1 for null), then the bytes.</summary>
+    /// <summary>
+    /// A string: int32 byte length (-1 for null), then its UTF-8 bytes; or, when the writer was made
+    /// for UTF-16 strings, -2 - its length, then its UTF-16 chars (docs/wire-format.md).
+    /// </summary>
     public void WriteString(string? value)
     {
         if (value is null)
         {
             WriteUnmanaged(-1);
+            return;
+        }
+        if (_utf16Strings && value.Length > 0)
+        {
+            WriteUnmanaged(-2 - value.Length);
+            WriteRaw(MemoryMarshal.AsBytes(value.AsSpan()));
             return;
         }
         if (value.Length <= MaxDirectStringChars)

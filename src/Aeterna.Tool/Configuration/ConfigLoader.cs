@@ -67,13 +67,13 @@ internal static class ConfigLoader
     public static ConfigLoadResult Parse(string yaml, string sourcePath)
     {
         string file = Path.GetFullPath(sourcePath);
-        var reader = new NodeReader(file);
+        var reader = new ConfigMapper(file);
         string? controlSocket = null;
         try
         {
             if (ReadDocument(yaml.StartsWith('\uFEFF') ? yaml[1..] : yaml, reader) is { } root)
             {
-                var config = new ConfigMapper(file, reader).Map(root);
+                var config = reader.Map(root);
                 if (reader.Errors.Count == 0)
                     return ConfigLoadResult.Valid(config);
                 controlSocket = config.Control.SocketPath;
@@ -95,7 +95,7 @@ internal static class ConfigLoader
     }
 
     /// <summary>The single document's root mapping; null (with errors) when there is none to map.</summary>
-    private static YamlMappingNode? ReadDocument(string yaml, NodeReader reader)
+    private static YamlMappingNode? ReadDocument(string yaml, ConfigMapper reader)
     {
         var parser = new StrictYamlParser(new Parser(new StringReader(yaml)), reader.Error);
         var stream = new YamlStream();
@@ -124,7 +124,7 @@ internal static class ConfigLoader
             return null;
         }
 
-        if (stream.Documents.Count == 0 || NodeReader.IsNull(stream.Documents[0].RootNode))
+        if (stream.Documents.Count == 0 || ConfigMapper.IsNull(stream.Documents[0].RootNode))
         {
             reader.Error(Mark.Empty, "the config file is empty: it has no settings.", $"Add at least a service to run, e.g. {MinimalExample}");
             return null;

@@ -52,10 +52,6 @@ internal sealed class RelayHistory
     /// <summary>The highest relay id in the file when it was opened (0 for none).</summary>
     public int LastId { get; }
 
-    /// <summary>The default place: relays.jsonl in the control socket's directory.</summary>
-    public static string DefaultPath(string controlSocketPath) =>
-        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(controlSocketPath)!, "relays.jsonl");
-
     /// <summary>Creates the file (and its directory) if needed, so that a path that cannot be written fails the start, not a relay.</summary>
     public void EnsureWritable()
     {

@@ -36,7 +36,7 @@ internal sealed class SupervisorObservability
     {
         _log = log;
         _metricsAddress = config.Observability.MetricsAddress;
-        History = new RelayHistory(config.Observability.HistoryPath ?? RelayHistory.DefaultPath(config.Control.SocketPath));
+        History = new RelayHistory(config.Observability.HistoryPath);
     }
 
     public SupervisorMetrics Metrics { get; } = new();

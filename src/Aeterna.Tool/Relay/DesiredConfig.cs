@@ -1,5 +1,4 @@
 using Aeterna.Tool.Configuration;
-using Aeterna.Tool.Sessions;
 
 namespace Aeterna.Tool.Relay;
 
@@ -39,8 +38,8 @@ internal sealed class DesiredConfig(AeternaConfig bound) : IDesiredConfig
             return $"the listeners changed (from [{Describe(bound.Listeners)}] to [{Describe(next.Listeners)}]): the supervisor binds them once for its whole life. Fix: restore them in the config, or restart the supervisor to change them";
         if (next.Control.SocketPath != bound.Control.SocketPath)
             return $"control.socket_path changed (from {bound.Control.SocketPath} to {next.Control.SocketPath}). Fix: restore it, or restart the supervisor to change it";
-        if (SessionServer.PathFor(next) != SessionServer.PathFor(bound))
-            return $"state_handoff.socket_path changed (from {SessionServer.PathFor(bound)} to {SessionServer.PathFor(next)}). Fix: restore it, or restart the supervisor to change it";
+        if (next.Orchestration.StateHandoff.SocketPath != bound.Orchestration.StateHandoff.SocketPath)
+            return $"state_handoff.socket_path changed (from {bound.Orchestration.StateHandoff.SocketPath} to {next.Orchestration.StateHandoff.SocketPath}). Fix: restore it, or restart the supervisor to change it";
         return null;
     }
 }

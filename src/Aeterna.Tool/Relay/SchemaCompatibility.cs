@@ -33,13 +33,18 @@ internal static class SchemaCompatibility
             foreach (var (key, old) in oldMembers)
             {
                 if (!newMembers.TryGetValue(key, out var current)) continue; // removed: skipped by the reader
-                if (!CanRead(old.Wire, current.Wire))
+                var why = new List<string>();
+                if (!CanRead(old.Wire, old.MemoryPack, current.Wire, current.MemoryPack, why))
                     problems.Add(new SchemaProblem(typeName, current.Name, old.Display, current.Display, true,
-                        $"{typeName}.{current.Name} (key '{key}') was {old.Display} ({old.Wire}) and is now {current.Display} ({current.Wire}): " +
-                        "the new build cannot read the running state. Fix: keep the type, widen it (int → long, T → T?), or give the changed member a new key and list the old one in [RelayRemovedKeys]."));
-                else if (!CanRead(current.Wire, old.Wire))
+                        $"{typeName}.{current.Name} (key '{key}') was {old.Display} ({old.Wire}) and is now {current.Display} ({current.Wire}){Because(why)}: " +
+                        "the new build cannot read the running state. Fix: " + (why.Count > 0
+                            ? "keep the MemoryPack type readable (in MemoryPack's default mode add members only at the end; a version-tolerant type may also drop them; never change a member's type), or give the changed member a new key and list the old one in [RelayRemovedKeys]."
+                            : "keep the type, widen it (int → long, T → T?), or give the changed member a new key and list the old one in [RelayRemovedKeys].")));
+                else if (!CanRead(current.Wire, current.MemoryPack, old.Wire, old.MemoryPack, why))
                     problems.Add(new SchemaProblem(typeName, current.Name, old.Display, current.Display, false,
-                        $"{typeName}.{current.Name} (key '{key}') widened from {old.Wire} to {current.Wire}: on a rollback the running generation cannot read it back, and resumes from its frozen state."));
+                        why.Count > 0
+                            ? $"{typeName}.{current.Name} (key '{key}') changed its MemoryPack type{Because(why)}: on a rollback the running generation cannot read it back, and resumes from its frozen state."
+                            : $"{typeName}.{current.Name} (key '{key}') widened from {old.Wire} to {current.Wire}: on a rollback the running generation cannot read it back, and resumes from its frozen state."));
             }
         }
         return problems;
@@ -59,7 +64,8 @@ internal static class SchemaCompatibility
                 var members = new Dictionary<string, Member>(StringComparer.Ordinal);
                 foreach (var member in type.GetProperty("members").EnumerateArray())
                     members[member.GetProperty("key").GetString()!] = new Member(member.GetProperty("name").GetString()!,
-                        member.GetProperty("type").GetString()!, member.GetProperty("wire").GetString()!);
+                        member.GetProperty("type").GetString()!, member.GetProperty("wire").GetString()!,
+                        member.TryGetProperty("memorypack", out var layouts) ? MemoryPackLayout.ReadAll(layouts) : null);
                 types[type.GetProperty("name").GetString()!] = members;
             }
             return types;
@@ -74,20 +80,32 @@ internal static class SchemaCompatibility
     /// Whether data written as <paramref name="source"/> can be read as <paramref name="target"/>:
     /// the runtime's rule (RelayWireType.CanRead) on the manifest's text form of wire types.
     /// </summary>
-    public static bool CanRead(string source, string target)
+    public static bool CanRead(string source, string target) => CanRead(source, null, target, null, null);
+
+    /// <summary>
+    /// <see cref="CanRead(string, string)"/>, with the layouts of the MemoryPack types each side holds
+    /// (a <c>memorypack&lt;T&gt;</c> value is read by MemoryPack, whose rules MemoryPackCompatibility applies);
+    /// why not, in <paramref name="reasons"/>.
+    /// </summary>
+    private static bool CanRead(string source, IReadOnlyDictionary<string, MemoryPackLayout>? sourceLayouts,
+        string target, IReadOnlyDictionary<string, MemoryPackLayout>? targetLayouts, List<string>? reasons)
     {
-        if (source == target) return true;
         var (targetKind, targetArgs) = Split(target);
         var (sourceKind, sourceArgs) = Split(source);
+        if (source == target && targetKind != "memorypack" && !target.Contains("memorypack<", StringComparison.Ordinal)) return true;
+        bool Inner(string s, string t) => CanRead(s, sourceLayouts, t, targetLayouts, reasons);
         return targetKind switch
         {
-            "nullable" => CanRead(sourceKind == "nullable" ? sourceArgs[0] : source, targetArgs[0]),
-            "array" => sourceKind == "array" && CanRead(sourceArgs[0], targetArgs[0]),
-            "map" => sourceKind == "map" && CanRead(sourceArgs[0], targetArgs[0]) && CanRead(sourceArgs[1], targetArgs[1]),
+            "nullable" => Inner(sourceKind == "nullable" ? sourceArgs[0] : source, targetArgs[0]),
+            "array" => sourceKind == "array" && Inner(sourceArgs[0], targetArgs[0]),
+            "map" => sourceKind == "map" && Inner(sourceArgs[0], targetArgs[0]) && Inner(sourceArgs[1], targetArgs[1]),
             "object" => sourceKind == "object",
-            _ => sourceArgs.Count == 0 && targetArgs.Count == 0 && IsWidening(sourceKind, targetKind),
+            "memorypack" => sourceKind == "memorypack" && MemoryPackCompatibility.CanRead(sourceArgs[0], sourceLayouts, targetArgs[0], targetLayouts, reasons),
+            _ => source == target || (sourceArgs.Count == 0 && targetArgs.Count == 0 && IsWidening(sourceKind, targetKind)),
         };
     }
+
+    private static string Because(List<string> reasons) => reasons.Count == 0 ? "" : " (" + string.Join("; ", reasons.Distinct()) + ")";
 
     private static bool IsWidening(string from, string to) => to switch
     {
@@ -124,5 +142,6 @@ internal static class SchemaCompatibility
         return (wire[..open], arguments);
     }
 
-    private sealed record Member(string Name, string Display, string Wire);
+    /// <summary>A manifest member; <see cref="MemoryPack"/>: the layouts of the MemoryPack types it holds, by name.</summary>
+    private sealed record Member(string Name, string Display, string Wire, IReadOnlyDictionary<string, MemoryPackLayout>? MemoryPack);
 }

@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using Aeterna.Addresses;
 using Aeterna.Interop;
 using Aeterna.Protocol;
-using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Logging;
 using Aeterna.Tool.Supervision;
 
@@ -37,10 +36,6 @@ internal sealed class SessionServer : IDisposable
     }
 
     public string Path { get; }
-
-    /// <summary>AETERNA_SOCKET: state_handoff.socket_path, or aeterna.sock beside the control socket.</summary>
-    public static string PathFor(AeternaConfig config) =>
-        config.Orchestration.StateHandoff.SocketPath ?? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(config.Control.SocketPath)!, "aeterna.sock");
 
     public static SessionServer Start(string path, Func<string, Generation?> findGeneration, Action<GenerationSession, Frame> onCheckpoint, EventLog log)
     {

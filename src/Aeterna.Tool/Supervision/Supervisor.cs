@@ -54,7 +54,7 @@ internal sealed class Supervisor
         var handover = new StateHandover(log);
         _checkpoints = new CheckpointStore(config.Orchestration.StateHandoff.CheckpointPath, log);
         _observability = new SupervisorObservability(config, log);
-        _generations = new GenerationSet(new GenerationLauncher(spawner, _listeners, runtimeDirectory, SessionServer.PathFor(config)), config, log);
+        _generations = new GenerationSet(new GenerationLauncher(spawner, _listeners, runtimeDirectory, config.Orchestration.StateHandoff.SocketPath), config, log);
         var orchestrator = new RelayOrchestrator(_generations, new DesiredConfig(config), new PreflightRunner(commands), readiness, handover, new CanaryWatch(commands), log);
         _relays = new RelayCoordinator(orchestrator, _generations, _manager, log, _observability.History.LastId,
             report => _observability.RelayFinished(report, _generations.Config), _stopping.Token);
@@ -71,7 +71,7 @@ internal sealed class Supervisor
         var config = _started;
         using var checkpoints = _checkpoints;
         _checkpoints.Load();
-        using var sessions = SessionServer.Start(SessionServer.PathFor(config), _generations.FindByToken, OnCheckpoint, _log);
+        using var sessions = SessionServer.Start(config.Orchestration.StateHandoff.SocketPath, _generations.FindByToken, OnCheckpoint, _log);
         using var control = ControlServer.Start(config.Control.SocketPath, _relays, Status, () => RequestStop(Libc.SIGTERM), _log);
         using var observability = _observability.Start(Status, _stopping.Token);
         using var signals = new SignalRouter(RequestStop, _generations.Forward, _relays, _log);

@@ -31,6 +31,19 @@ public sealed class RuntimePackageTests : IDisposable
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.Contains("Generators"));
         Assert.DoesNotContain(entries, e => e.Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal));
 
+        // MemoryPack members are MemoryPack calls in the app's generated code: the runtime neither
+        // depends on MemoryPack nor references it, so apps that do not use it never carry it.
+        using (var nuspec = new StreamReader(package.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open()))
+            Assert.DoesNotContain("MemoryPack", nuspec.ReadToEnd(), StringComparison.OrdinalIgnoreCase);
+        using (var library = new MemoryStream())
+        {
+            using (var entry = package.GetEntry("lib/net10.0/Aeterna.Runtime.dll")!.Open()) entry.CopyTo(library);
+            library.Position = 0;
+            using var runtime = new PEReader(library);
+            var references = runtime.GetMetadataReader();
+            Assert.DoesNotContain(references.AssemblyReferences.Select(references.GetAssemblyReference), r => references.GetString(r.Name).StartsWith("MemoryPack", StringComparison.Ordinal));
+        }
+
         using var generator = new MemoryStream();
         using (var entry = package.GetEntry("analyzers/dotnet/cs/Aeterna.Generators.dll")!.Open()) entry.CopyTo(generator);
         generator.Position = 0;

@@ -21,6 +21,7 @@ public sealed class ToolPackageTests(ITestOutputHelper output)
             var entries = zip.Entries.Select(e => e.FullName).ToList();
             Assert.Contains("tools/net10.0/any/native/linux-x64/aeterna-exec", entries);
             Assert.Contains("tools/net10.0/any/dotnet-aeterna.dll", entries);
+            Assert.Contains("aeterna.schema.json", entries); // for editors (docs/configuration.md, "Editors")
         }
 
         string version = Path.GetFileNameWithoutExtension(package)["aeterna.".Length..];

@@ -32,6 +32,22 @@ public class ReaderFuzzTests
     }
 
     [Fact]
+    public void Mutated_input_with_UTF16_strings_is_read_or_refused()
+    {
+        byte[] valid = RelaySerializer.Serialize(RoundTripTests.Sample(), RelayStringEncoding.Utf16);
+        var random = new Random(2468);
+        for (int i = 0; i < 20_000; i++)
+        {
+            byte[] data = (byte[])valid.Clone();
+            for (int flips = random.Next(1, 4); flips > 0; flips--)
+                data[random.Next(data.Length)] = (byte)random.Next(256);
+            ReadOrRefuse(data);
+        }
+        for (int length = 0; length < valid.Length; length++)
+            Assert.Throws<RelayFormatException>(() => RelaySerializer.Deserialize<AllTypes>(valid.AsSpan(0, length)));
+    }
+
+    [Fact]
     public void Random_input_is_read_or_refused()
     {
         var random = new Random(5678);

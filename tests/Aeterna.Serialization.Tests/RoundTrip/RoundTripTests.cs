@@ -104,6 +104,22 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void Every_supported_type_round_trips_with_UTF16_strings()
+    {
+        var original = Sample();
+        byte[] utf16 = RelaySerializer.Serialize(original, RelayStringEncoding.Utf16);
+        var copy = RelaySerializer.Deserialize<AllTypes>(utf16);
+        AssertSame(original, copy);
+        // The same value, its strings in the other encoding: both read the same, UTF-16 takes more room.
+        Assert.Equal(RelaySerializer.Serialize(original), RelaySerializer.Serialize(copy));
+        Assert.True(utf16.Length > RelaySerializer.Serialize(original).Length);
+        // Strings that UTF-8 cannot carry (a lone surrogate) survive UTF-16 unchanged.
+        var lone = RelaySerializer.Deserialize<AllTypes>(RelaySerializer.Serialize(new AllTypes { String = "a\uD800b", Strings = ["", null, "\uDFFF"] }, RelayStringEncoding.Utf16));
+        Assert.Equal("a\uD800b", lone.String);
+        Assert.Equal(new string?[] { "", null, "\uDFFF" }, lone.Strings!);
+    }
+
+    [Fact]
     public void Nulls_and_defaults_round_trip()
     {
         var empty = new AllTypes { String = null, Session = null, Record = null, Embeddings = null };

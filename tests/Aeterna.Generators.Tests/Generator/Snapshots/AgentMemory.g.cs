@@ -15,19 +15,19 @@ namespace Sample
             if (count >= 0) __RelayReadMembers(ref reader, count);
         }
 
-        /// <summary>Key "history" (id 0x4a7181df), then its wire type array<object>.</summary>
+        /// <summary>Key "history" (id 0x4a7181df), then its wire type array&lt;object&gt;.</summary>
         private static global::System.ReadOnlySpan<byte> __RelayHeader0 => new byte[] { 0xDF, 0x81, 0x71, 0x4A, 0x21, 0x23 };
 
-        /// <summary>Key "sessions" (id 0x130573cc), then its wire type map<string,int32>.</summary>
+        /// <summary>Key "sessions" (id 0x130573cc), then its wire type map&lt;string,int32&gt;.</summary>
         private static global::System.ReadOnlySpan<byte> __RelayHeader1 => new byte[] { 0xCC, 0x73, 0x05, 0x13, 0x22, 0x12, 0x07 };
 
-        /// <summary>Key "vectors" (id 0x6718e9e3), then its wire type memory<float32>.</summary>
+        /// <summary>Key "vectors" (id 0x6718e9e3), then its wire type memory&lt;float32&gt;.</summary>
         private static global::System.ReadOnlySpan<byte> __RelayHeader2 => new byte[] { 0xE3, 0xE9, 0x18, 0x67, 0x24, 0x0B };
 
-        /// <summary>Key "counts" (id 0x59ffbb85), then its wire type array<int32>.</summary>
+        /// <summary>Key "counts" (id 0x59ffbb85), then its wire type array&lt;int32&gt;.</summary>
         private static global::System.ReadOnlySpan<byte> __RelayHeader3 => new byte[] { 0x85, 0xBB, 0xFF, 0x59, 0x21, 0x07 };
 
-        /// <summary>Key "started" (id 0x80595b9e), then its wire type nullable<int64>.</summary>
+        /// <summary>Key "started" (id 0x80595b9e), then its wire type nullable&lt;int64&gt;.</summary>
         private static global::System.ReadOnlySpan<byte> __RelayHeader4 => new byte[] { 0x9E, 0x5B, 0x59, 0x80, 0x20, 0x09 };
 
         private void __RelayWrite(ref global::Aeterna.Serialization.RelayWriter writer)
@@ -48,7 +48,41 @@ namespace Sample
 
         private void __RelayReadMembers(ref global::Aeterna.Serialization.RelayReader reader, int count)
         {
-            for (int i = 0; i < count; i++)
+            int i = 0;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader0))
+            {
+                this._history = global::Aeterna.Serialization.Formatters.ListFormatter<global::Sample.ChatTurn, global::Sample.ChatTurn.RelayStateFormatter>.Read(ref reader);
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader1))
+            {
+                this._sessions = global::Aeterna.Serialization.Formatters.DictionaryFormatter<string, int, global::Aeterna.Serialization.Formatters.StringFormatter, global::Aeterna.Serialization.Formatters.Int32Formatter>.ReadInto(ref reader, __RelayHeader1.Slice(4), this._sessions);
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader2))
+            {
+                var previous2 = this._embeddings;
+                this._embeddings = global::Aeterna.Serialization.Formatters.RelayMemoryFormatter<float, global::Aeterna.Serialization.Formatters.SingleFormatter>.Read(ref reader);
+                if (previous2 is not null && !ReferenceEquals(previous2, this._embeddings)) previous2.Dispose();
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader3))
+            {
+                this.Counts = global::Aeterna.Serialization.Formatters.UnmanagedArrayFormatter<int, global::Aeterna.Serialization.Formatters.Int32Formatter>.Read(ref reader);
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader4))
+            {
+                this.Started = global::Aeterna.Serialization.Formatters.NullableFormatter<long, global::Aeterna.Serialization.Formatters.Int64Formatter>.Read(ref reader);
+                i++;
+            }
+            else goto Rest;
+            Rest:
+            for (; i < count; i++)
             {
                 uint key = reader.ReadMemberKey();
                 global::System.ReadOnlySpan<byte> type = reader.ReadWireType();

@@ -39,7 +39,21 @@ namespace Sample
 
         private void __RelayReadMembers(ref global::Aeterna.Serialization.RelayReader reader, int count)
         {
-            for (int i = 0; i < count; i++)
+            int i = 0;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader0))
+            {
+                __RelaySet_Role(this, global::Aeterna.Serialization.Formatters.StringFormatter.Read(ref reader));
+                i++;
+            }
+            else goto Rest;
+            if (i < count && reader.TryReadMemberHeader(__RelayHeader1))
+            {
+                __RelaySet_Text(this, global::Aeterna.Serialization.Formatters.StringFormatter.Read(ref reader));
+                i++;
+            }
+            else goto Rest;
+            Rest:
+            for (; i < count; i++)
             {
                 uint key = reader.ReadMemberKey();
                 global::System.ReadOnlySpan<byte> type = reader.ReadWireType();

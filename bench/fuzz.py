@@ -11,6 +11,7 @@ from common import ROOT, machine, write_results
 
 HARNESS = os.path.join(ROOT, "bench", "fuzz")
 WORK = os.path.join(ROOT, ".tmp", "fuzz")
+PLAIN = os.path.join(WORK, "plain")
 ARTIFACTS = os.path.join(ROOT, "bench", "results", "fuzz")
 SHARPFUZZ_VERSION = "2.3.0"
 # The assemblies whose code is the decoders (and MemoryPack's, which reads MemoryPack members).
@@ -38,6 +39,9 @@ def prepare():
     app = os.path.join(WORK, "app")
     shutil.rmtree(app, ignore_errors=True)
     shutil.copytree(built, app)
+    # An uninstrumented copy lists the targets and writes the seeds (instrumented code needs the fuzzer's edge map).
+    shutil.rmtree(PLAIN, ignore_errors=True)
+    shutil.copytree(built, PLAIN)
     tools = os.path.join(WORK, "tools")
     sharpfuzz = os.path.join(tools, "sharpfuzz")
     if not os.path.exists(sharpfuzz):
@@ -48,13 +52,22 @@ def prepare():
     bridge = os.path.join(WORK, "libfuzzer-dotnet")
     cc = clang()
     run([cc, "-O2", "-Wall", "-Werror", "-c", os.path.join(HARNESS, "libfuzzer-dotnet.c"), "-o", bridge + ".o"])
-    run([cc, "-fsanitize=fuzzer", bridge + ".o", "-o", bridge])
+    run([cc, "-fsanitize=fuzzer", bridge + ".o", "-ldl", "-o", bridge])
     return app, bridge
 
 
 def targets(app):
-    out = run(["dotnet", os.path.join(HARNESS, "bin", "Release", "net10.0", "Aeterna.Fuzz.dll"), "list"])
+    out = run(["dotnet", os.path.join(PLAIN, "Aeterna.Fuzz.dll"), "list"])
     return [dict(zip(("name", "max_len", "decoder"), line.split("\t"))) for line in out.splitlines() if line]
+
+
+def hostfxr():
+    """The runtime's host library, beside the dotnet on PATH."""
+    root = os.path.dirname(os.path.realpath(shutil.which("dotnet")))
+    found = sorted(glob.glob(os.path.join(root, "host", "fxr", "*", "libhostfxr.so")))
+    if not found:
+        sys.exit(f"no libhostfxr.so under {root}/host/fxr")
+    return found[-1]
 
 
 def fuzz(app, bridge, target, runs, timeout):
@@ -64,14 +77,15 @@ def fuzz(app, bridge, target, runs, timeout):
     shutil.rmtree(corpus, ignore_errors=True)
     shutil.rmtree(seeds, ignore_errors=True)
     os.makedirs(corpus)
-    # Seeds come from the uninstrumented build (instrumented code needs the fuzzer's edge map).
-    run(["dotnet", os.path.join(HARNESS, "bin", "Release", "net10.0", "Aeterna.Fuzz.dll"), "seeds", name, seeds])
+    run(["dotnet", os.path.join(PLAIN, "Aeterna.Fuzz.dll"), "seeds", name, seeds])
     os.makedirs(ARTIFACTS, exist_ok=True)
     for old in glob.glob(os.path.join(ARTIFACTS, name + "-*")):
         os.remove(old)
+    # The runtime handles SEGV/BUS/FPE/ILL itself (null references, divisions by zero).
     command = ["nice", "-n", "10", bridge,
-               "--target=dotnet", f"--target-arg={os.path.join(app, 'Aeterna.Fuzz.dll')}", "--target-arg=run", f"--target-arg={name}",
-               f"-runs={runs}", f"-max_len={target['max_len']}", f"-timeout={timeout}", "-rss_limit_mb=0",
+               f"--hostfxr={hostfxr()}", f"--app={os.path.join(app, 'Aeterna.Fuzz.dll')}", f"--target={name}",
+               f"-runs={runs}", f"-max_len={target['max_len']}", f"-timeout={timeout}", "-rss_limit_mb=4096",
+               "-handle_segv=0", "-handle_bus=0", "-handle_fpe=0", "-handle_ill=0",
                "-print_final_stats=1", f"-artifact_prefix={os.path.join(ARTIFACTS, name)}-", corpus, seeds]
     log_path = os.path.join(WORK, name + ".log")
     started = time.monotonic()
@@ -98,7 +112,7 @@ def fuzz(app, bridge, target, runs, timeout):
         "features": int(status[-1][1]) if status else None,
         "crashed": code != 0,
         "artifacts": [os.path.relpath(c, ROOT) for c in crashes if not c.endswith(".log")],
-        "command": " ".join(command[3:4] + command[4:8] + command[8:-2]) + " CORPUS SEEDS",
+        "command": "libfuzzer-dotnet --target=" + name + " " + " ".join(command[7:-3]) + " CORPUS SEEDS",
     }
 
 

@@ -1,9 +1,8 @@
 using Aeterna.Fuzz;
-using SharpFuzz;
 
 // Aeterna.Fuzz list                       the targets, their decoders and limits (tab-separated)
 // Aeterna.Fuzz seeds TARGET DIR           writes the target's valid encodings into DIR
-// Aeterna.Fuzz run TARGET                 serves libFuzzer (through libfuzzer-dotnet) until it stops
+// (libfuzzer-dotnet.c runs this assembly in its own process and calls LibFuzzerEntry per input)
 // Aeterna.Fuzz replay TARGET FILE...      runs saved inputs (a crash libFuzzer saved) outside the fuzzer
 switch (args)
 {
@@ -18,12 +17,6 @@ switch (args)
             File.WriteAllBytes(Path.Combine(directory, $"seed-{n++:d3}"), seed);
         Console.WriteLine($"{n} seeds for {name} in {directory}");
         return 0;
-    case ["run", var name] when FuzzTargets.Find(name) is { } target:
-    {
-        var decode = new BoundedDecode(target);
-        Fuzzer.LibFuzzer.Run(input => decode.Run(input));
-        return 0;
-    }
     case ["replay", var name, .. var files] when FuzzTargets.Find(name) is { } target:
     {
         var decode = new BoundedDecode(target);
@@ -35,6 +28,6 @@ switch (args)
         return 0;
     }
     default:
-        Console.Error.WriteLine($"usage: Aeterna.Fuzz list | seeds TARGET DIR | run TARGET | replay TARGET FILE...; targets: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+        Console.Error.WriteLine($"usage: Aeterna.Fuzz list | seeds TARGET DIR | replay TARGET FILE...; targets: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
         return 2;
 }

@@ -35,21 +35,21 @@ public static class StateSamples
         return memory;
     }
 
-    public static AgentWithProfiles AgentWithProfiles() => new()
+    public static TeamState TeamState() => new()
     {
-        Owner = Ada(),
-        Team = [Ada(), new Profile { Name = "Grace", Tags = [] }],
-        Tags = new() { ["first"] = new Tag { Label = "one", Weight = 1 } },
+        Owner = Lovelace(),
+        Team = [Lovelace(), new Member { Name = "Grace", Numbers = [] }],
+        Badges = new() { ["first"] = new Badge { Label = "one", Weight = 1 } },
         Where = new Position { X = 1, Y = 2 },
-        Shape = new Square { Side = 4 },
+        Shape = new Circle { Radius = 4 },
         Turns = 7,
         Note = "note",
     };
 
-    private static Profile Ada() => new()
+    private static Member Lovelace() => new()
     {
         Name = "Ada", Age = 36, Mood = Mood.Curious,
-        Tags = [new Tag { Label = "math", Weight = 9 }], Favourite = new Tag { Label = "engines", Weight = 10 },
-        Scores = new() { ["chess"] = 0.75 }, Home = new Position { X = 51.5, Y = -0.1 },
+        Badges = [new Badge { Label = "math", Weight = 9 }], Favourite = new Badge { Label = "engines", Weight = 10 },
+        Scores = new() { ["chess"] = 0.75 }, Home = new Position { X = 51.5, Y = -0.1 }, Numbers = [1, 2, 3],
     };
 }

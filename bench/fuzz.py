@@ -10,7 +10,7 @@ import argparse, glob, json, os, re, shutil, subprocess, sys, time
 from common import ROOT, machine, write_results
 
 HARNESS = os.path.join(ROOT, "bench", "fuzz")
-WORK = os.path.join(ROOT, ".tmp", "fuzz")
+WORK = os.environ.get("AETERNA_FUZZ_WORK") or os.path.join(ROOT, ".tmp", "fuzz")
 PLAIN = os.path.join(WORK, "plain")
 ARTIFACTS = os.path.join(ROOT, "bench", "results", "fuzz")
 SHARPFUZZ_VERSION = "2.3.0"
@@ -133,8 +133,8 @@ def main():
         results.append(r)
         print(f"{r['target']:18} {r['executions']:>11} {r['exec_per_s']:>8} {r['wall_s']:>8} {r['managed_edges'] or '-':>6} {r['features'] or '-':>6}  "
               f"{'CRASH ' + ', '.join(r['artifacts']) if r['crashed'] else 'none'}", flush=True)
-    write_results("fuzz" if not args.target and args.runs == 10_000_000 else "fuzz-partial",
-                  {"machine": machine(), "runs": args.runs, "results": results})
+    if not args.target:
+        write_results("fuzz", {"machine": machine(), "runs": args.runs, "results": results})
     sys.exit(1 if any(r["crashed"] for r in results) else 0)
 
 

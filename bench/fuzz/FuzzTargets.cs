@@ -10,6 +10,7 @@ internal static class FuzzTargets
         new FrameHeaderTarget(),
         new MessagesTarget(),
         new FrameStreamTarget(),
+        new ConnectionsTarget(),
         new StateTarget(),
         new MemoryPackStateTarget(),
     ];

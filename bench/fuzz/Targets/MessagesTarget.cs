@@ -10,7 +10,7 @@ internal sealed class MessagesTarget : FuzzTarget
 {
     public override string Name => "messages";
 
-    public override string Decoder => "Frame.Decode of all 18 messages";
+    public override string Decoder => "Frame.Decode of all 19 messages";
 
     // JSON's own buffers and the strings and arrays a payload spells out.
     public override long AllocationPerByte => 256;

@@ -1,5 +1,6 @@
 using Aeterna.Hosting;
 using Aeterna.Kestrel;
+using Aeterna.Kestrel.LongLived;
 using Aeterna.Relay;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -33,6 +34,7 @@ public static class AeternaHostingExtensions
         services.AddSingleton<AcceptGate>();
         services.AddSingleton<ConnectionCounter>();
         services.AddSingleton<FrozenRequestForwarder>();
+        services.AddSingleton<LongLivedConnections>();
         services.AddSingleton<RequestGate>();
         services.AddSingleton<IServingGate, KestrelServingGate>();
         services.AddSingleton(sp => RelayStateRegistration.BuildSet(sp, sp.GetServices<RelayStateRegistration>()));

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Aeterna.Kestrel;
+using Aeterna.Kestrel.LongLived;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,9 +11,13 @@ namespace Aeterna.Hosting;
 /// SIGTERM, SIGINT or SIGQUIT start a lame-duck drain: stop accepting (new connections stay in
 /// the shared queue for the next generation), answer requests on open connections with
 /// <c>Connection: close</c> (or keep forwarding them, when frozen), and stop the host once every
-/// connection has closed or the drain timeout is near. A second SIGINT stops at once.
+/// connection has closed or the drain timeout is near. Long-lived connections (WebSockets,
+/// streams) keep the lame duck alive for them alone until they end; shortly before the deadline
+/// they are ended properly (<see cref="LongLivedConnections.EndAllAsync"/>), not cut by the
+/// supervisor's SIGKILL. A second SIGINT stops at once.
 /// </summary>
-internal sealed class AeternaLifetime(IHostApplicationLifetime lifetime, AcceptGate accepts, RequestGate requests, ConnectionCounter connections, AeternaContext context, ILogger<AeternaLifetime> logger) : IHostLifetime, IDisposable
+internal sealed class AeternaLifetime(IHostApplicationLifetime lifetime, AcceptGate accepts, RequestGate requests, ConnectionCounter connections, LongLivedConnections longLived,
+    AeternaContext context, ILogger<AeternaLifetime> logger) : IHostLifetime, IDisposable
 {
     private readonly List<PosixSignalRegistration> _signals = [];
     private int _draining;
@@ -37,22 +42,33 @@ internal sealed class AeternaLifetime(IHostApplicationLifetime lifetime, AcceptG
 
     private async Task DrainAsync(PosixSignal signal)
     {
-        // Stop before the supervisor's SIGKILL: leave a tenth of the budget (at least 200 ms) for Kestrel's own shutdown.
+        // Stop before the supervisor's SIGKILL: leave a tenth of the budget (at least 200 ms) for
+        // Kestrel's own shutdown, and before that as much again (at most 1 s) for the endings of
+        // long-lived connections: a WebSocket's close handshake, a stream's last event.
         var budget = context.DrainTimeout;
-        var drain = budget - TimeSpan.FromMilliseconds(Math.Max(200, budget.TotalMilliseconds / 10));
+        var margin = TimeSpan.FromMilliseconds(Math.Max(200, budget.TotalMilliseconds / 10));
+        var drain = budget - margin;
+        var ending = TimeSpan.FromMilliseconds(Math.Min(1000, margin.TotalMilliseconds));
         accepts.Close();
         requests.BeginDraining();
         // Logged once draining is in force, so that whoever reads the line can rely on it.
-        logger.LogInformation("aeterna: {Signal}: draining ({Open} connection(s) open, at most {Seconds:0.#} s){Hint}", signal, connections.Open, Math.Max(0, drain.TotalSeconds),
-            signal == PosixSignal.SIGINT ? "; Ctrl-C again to stop now" : "");
+        logger.LogInformation("aeterna: {Signal}: draining ({Open} connection(s) open, {LongLived} long-lived, at most {Seconds:0.#} s){Hint}", signal, connections.Open, longLived.Count,
+            Math.Max(0, drain.TotalSeconds), signal == PosixSignal.SIGINT ? "; Ctrl-C again to stop now" : "");
         if (context.Session is null) SdNotify.Send("STOPPING=1");
-        using var deadline = new CancellationTokenSource(drain > TimeSpan.Zero ? drain : TimeSpan.Zero);
+        var untilEnding = drain - ending;
+        using var deadline = new CancellationTokenSource(untilEnding > TimeSpan.Zero ? untilEnding : TimeSpan.Zero);
         try
         {
             await connections.WhenNoneAsync(deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+            if (longLived.Count > 0)
+            {
+                logger.LogInformation("aeterna: drain timeout near: ending {Count} long-lived connection(s) (WebSockets: close 1012, streams: at an event boundary)", longLived.Count);
+                var ended = await longLived.EndAllAsync(ending).ConfigureAwait(false);
+                logger.LogInformation("aeterna: long-lived connections ended: {Ending}", ended);
+            }
             logger.LogInformation("aeterna: drain timeout: closing {Open} idle connection(s)", connections.Open);
         }
         lifetime.StopApplication();

@@ -21,5 +21,5 @@ internal sealed class KestrelServingGate(AcceptGate accepts, RequestGate request
         return MonotonicClock.Nanoseconds;
     }
 
-    public IServingGate CreateScratch() => new KestrelServingGate(new AcceptGate(), new RequestGate(requests.Forwarder));
+    public IServingGate CreateScratch() => new KestrelServingGate(new AcceptGate(), new RequestGate(requests.Forwarder, new LongLived.LongLivedConnections()));
 }

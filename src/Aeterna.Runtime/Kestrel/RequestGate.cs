@@ -1,3 +1,4 @@
+using Aeterna.Kestrel.LongLived;
 using Microsoft.AspNetCore.Http;
 
 namespace Aeterna.Kestrel;
@@ -15,8 +16,13 @@ namespace Aeterna.Kestrel;
 /// <c>Connection: close</c> on HTTP/1.x, so clients leave between requests instead of having an
 /// idle connection closed under them.</item>
 /// </list>
+/// A request that becomes long-lived (a WebSocket or another upgrade, a response flushed and
+/// still written, see <see cref="LongLivedExchange"/>) stops counting as in flight at that moment:
+/// a freeze or a checkpoint pause never waits for one, and so no request waits behind one. A
+/// WebSocket handshake that reaches a frozen or draining generation is refused (503, the client
+/// reconnects to the generation that serves).
 /// </summary>
-internal sealed class RequestGate(FrozenRequestForwarder forwarder)
+internal sealed class RequestGate
 {
     /// <summary>How long a request the next generation could not answer waits for this one to resume.</summary>
     private static readonly TimeSpan ResumeWait = TimeSpan.FromSeconds(30);
@@ -29,17 +35,48 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
     private TaskCompletionSource? _paused;
     private TaskCompletionSource? _idle;
     private TaskCompletionSource _serving = Completed();
+    private readonly FrozenRequestForwarder _forwarder;
+    private readonly LongLivedConnections _longLived;
+    private readonly Action _leaveInFlight;
+
+    public RequestGate(FrozenRequestForwarder forwarder, LongLivedConnections longLived)
+    {
+        _forwarder = forwarder;
+        _longLived = longLived;
+        _leaveInFlight = Exit;
+    }
 
     public bool IsFrozen => Volatile.Read(ref _frozen) == 1;
 
     public bool IsDraining => Volatile.Read(ref _draining) == 1;
 
-    public FrozenRequestForwarder Forwarder => forwarder;
+    public FrozenRequestForwarder Forwarder => _forwarder;
+
+    /// <summary>Requests in the app now that count for a freeze or pause (long-lived ones do not).</summary>
+    internal int InFlight => Volatile.Read(ref _inFlight);
 
     /// <summary>Requests this generation served from its own state, and how many of them failed (5xx or an exception).</summary>
     public (long Served, long Failed) Counts => (Interlocked.Read(ref _served), Interlocked.Read(ref _failed));
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var exchange = new LongLivedExchange(context, _longLived);
+        try
+        {
+            await RouteAsync(context, next, exchange).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (exchange.Ended)
+        {
+            // The lame duck ended this long-lived request and then cancelled its RequestAborted:
+            // the client already has its proper ending.
+        }
+        finally
+        {
+            exchange.Finish();
+        }
+    }
+
+    private async Task RouteAsync(HttpContext context, RequestDelegate next, LongLivedExchange exchange)
     {
         Interlocked.Increment(ref _inFlight);
         while (Volatile.Read(ref _paused) is { } paused)
@@ -49,12 +86,14 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
             await paused.Task.ConfigureAwait(false);
             Interlocked.Increment(ref _inFlight);
         }
-        if (Volatile.Read(ref _frozen) == 1)
+        if (Volatile.Read(ref _frozen) == 1 || (IsDraining && exchange.IsWebSocketRequest))
         {
             Exit();
-            await ForwardAsync(context, next).ConfigureAwait(false);
+            if (exchange.IsWebSocketRequest) RefuseWebSocket(context);
+            else await ForwardAsync(context, next, exchange).ConfigureAwait(false);
             return;
         }
+        exchange.HoldInFlight(_leaveInFlight);
         bool failed = true;
         try
         {
@@ -63,24 +102,41 @@ internal sealed class RequestGate(FrozenRequestForwarder forwarder)
             await next(context).ConfigureAwait(false);
             failed = context.Response.StatusCode >= 500;
         }
+        catch (OperationCanceledException) when (exchange.Ended)
+        {
+            failed = false;
+            throw;
+        }
         finally
         {
             Interlocked.Increment(ref _served);
             if (failed) Interlocked.Increment(ref _failed);
-            Exit();
+            exchange.LeaveInFlight();
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, RequestDelegate next)
+    /// <summary>
+    /// A WebSocket cannot be forwarded, and one opened on a generation that no longer serves would
+    /// only be ended again: 503 and, on HTTP/1.x, a closed connection, so the client's reconnect
+    /// reaches the generation that accepts.
+    /// </summary>
+    private static void RefuseWebSocket(HttpContext context)
     {
-        if (await forwarder.ForwardAsync(context, closeConnection: IsDraining).ConfigureAwait(false)) return;
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "0";
+        if (context.Request.Protocol.StartsWith("HTTP/1", StringComparison.Ordinal)) context.Response.Headers.Connection = "close";
+    }
+
+    private async Task ForwardAsync(HttpContext context, RequestDelegate next, LongLivedExchange exchange)
+    {
+        if (await _forwarder.ForwardAsync(context, closeConnection: IsDraining).ConfigureAwait(false)) return;
         // The next generation could not take the request (it failed): if the relay rolls back,
         // this generation resumes and serves it from its own state.
         var serving = Volatile.Read(ref _serving).Task;
         if (!IsDraining && await Task.WhenAny(serving, Task.Delay(ResumeWait, context.RequestAborted)).ConfigureAwait(false) == serving && !IsFrozen)
         {
-            forwarder.Rewind(context);
-            await InvokeAsync(context, next).ConfigureAwait(false);
+            _forwarder.Rewind(context);
+            await RouteAsync(context, next, exchange).ConfigureAwait(false);
             return;
         }
         context.Response.StatusCode = StatusCodes.Status502BadGateway;

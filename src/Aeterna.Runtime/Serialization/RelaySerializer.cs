@@ -77,7 +77,7 @@ public static class RelaySerializer
     }
 
     /// <summary>Whether <typeparamref name="T"/> has a generated serializer.</summary>
-    public static bool IsRegistered<T>() => RelayFormatterCache<T>.Formatter is not null;
+    internal static bool IsRegistered<T>() => RelayFormatterCache<T>.Formatter is not null;
 
     /// <summary>Registers the formatter of <typeparamref name="T"/>; generated module initializers call this.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]

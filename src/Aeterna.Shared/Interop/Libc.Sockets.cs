@@ -89,23 +89,28 @@ internal static unsafe partial class Libc
     }
 
     /// <summary>
-    /// One non-blocking recvmsg into <paramref name="buffer"/>; received fds (close-on-exec) are
-    /// added to <paramref name="fds"/>. Returns the bytes read (0 at end of stream), or -errno.
+    /// One non-blocking recvmsg with room for at most <paramref name="maxFds"/> fds: a control
+    /// buffer of exactly CMSG_LEN(4 × maxFds) bytes (CMSG_SPACE would round up and admit one more),
+    /// none for 0. The kernel installs that many and drops the rest, saying so with MSG_CTRUNC
+    /// (<paramref name="truncated"/>); it also drops what would pass RLIMIT_NOFILE. Returns the
+    /// bytes read (0 at end of stream), or -errno.
     /// </summary>
-    public static long Receive(int socket, Span<byte> buffer, List<int> fds)
+    public static long Receive(int socket, Span<byte> buffer, List<int> fds, int maxFds, out bool truncated)
     {
-        const int controlLength = ControlHeaderSize + MaxFdsPerMessage * sizeof(int);
-        byte* control = stackalloc byte[controlLength];
+        truncated = false;
+        maxFds = Math.Clamp(maxFds, 0, MaxFdsPerMessage);
+        int controlLength = maxFds == 0 ? 0 : ControlHeaderSize + maxFds * sizeof(int);
+        byte* control = stackalloc byte[ControlHeaderSize + MaxFdsPerMessage * sizeof(int)];
         fixed (byte* data = buffer)
         {
             var vector = new IoVector { Base = data, Length = (nuint)buffer.Length };
-            var message = new MessageHeader { Vectors = &vector, VectorCount = 1, Control = control, ControlLength = controlLength };
+            var message = new MessageHeader { Vectors = &vector, VectorCount = 1, Control = controlLength == 0 ? null : control, ControlLength = (nuint)controlLength };
             nint received = ReceiveMessage(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
             if (received < 0) return -Marshal.GetLastPInvokeError();
             // Walk the control messages: each is cmsg_len, level, type, then the fds.
             byte* cursor = control;
             byte* end = control + (int)message.ControlLength;
-            while (cursor + ControlHeaderSize <= end)
+            while (controlLength > 0 && cursor + ControlHeaderSize <= end)
             {
                 int length = (int)*(nuint*)cursor;
                 if (length < ControlHeaderSize || cursor + length > end) break;
@@ -114,13 +119,7 @@ internal static unsafe partial class Libc
                         fds.Add(((int*)(cursor + ControlHeaderSize))[i]);
                 cursor += ControlHeaderSize + Align8(length - ControlHeaderSize);
             }
-            if ((message.Flags & MSG_CTRUNC) != 0)
-            {
-                // More fds than we allow were attached: the kernel closed the rest. Refuse the stream.
-                foreach (int fd in fds) Close(fd);
-                fds.Clear();
-                return -EINVAL;
-            }
+            truncated = (message.Flags & MSG_CTRUNC) != 0;
             return received;
         }
     }

@@ -5,7 +5,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Aeterna.Protocol;
 
 /// <summary>A received frame: its type, its payload, and the file descriptors that came with it (owned until taken).</summary>
-internal sealed class Frame(FrameType type, byte[] payload, SafeFileHandle[] fds) : IDisposable
+internal sealed class Frame(FrameType type, byte[] payload, SafeFileHandle?[] fds) : IDisposable
 {
     private readonly SafeFileHandle?[] _fds = fds;
 
@@ -31,6 +31,9 @@ internal sealed class Frame(FrameType type, byte[] payload, SafeFileHandle[] fds
             throw new ProtocolException(ProtocolError.Malformed, $"a {frameType} frame's payload is not a valid {typeof(T).Name}: {e.Message}", e);
         }
     }
+
+    /// <summary>Whether fd <paramref name="index"/> arrived and is not taken (a CONNECTIONS frame's may have been dropped at the fd limit).</summary>
+    public bool HasFd(int index) => (uint)index < (uint)_fds.Length && _fds[index] is not null;
 
     /// <summary>Takes ownership of the fd at <paramref name="index"/>.</summary>
     public SafeFileHandle TakeFd(int index)

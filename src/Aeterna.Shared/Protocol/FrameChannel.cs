@@ -16,8 +16,13 @@ namespace Aeterna.Protocol;
 /// on the socket's fd (non-blocking); the <see cref="Socket"/> is used only to wait, through the
 /// runtime's epoll, until the fd is readable (a zero-byte receive) or writable (a send).</para>
 /// <para>Every read goes through recvmsg, because a plain read would drop the fds that come with
-/// the bytes. The kernel delivers a frame's fds with its first byte, so fds queue up in arrival
-/// order and each frame takes as many as its header announces.</para>
+/// the bytes. The kernel delivers a frame's fds with its first byte, and one recvmsg returns the
+/// fds of at most one sendmsg and stops right after the bytes that carried them, so the fds of one
+/// recvmsg are one frame's: they queue up as deliveries, and each frame with fds takes the next.</para>
+/// <para>With an <see cref="FdBudget"/> (an importer near its fd limit) each recvmsg has room for
+/// no more fds than are left; a CONNECTIONS frame may then come with fewer fds than it announces,
+/// and the records whose fd was dropped are refused. Anywhere else a cut delivery breaks the
+/// stream.</para>
 /// <para>A header is checked (magic, version, type, fd count, length against
 /// <see cref="MaxPayload"/>) before a byte of its payload is read or allocated; a payload is
 /// checked against the frame's CRC-32C before it is used.</para>
@@ -33,7 +38,8 @@ internal sealed class FrameChannel : IDisposable
     private readonly int _fd;
     private readonly byte[] _buffer = new byte[BufferSize];
     private readonly byte[] _headerOut = new byte[FrameHeader.Size];
-    private readonly List<int> _arrivedFds = [];
+    private readonly Queue<FdDelivery> _arrivedFds = new();
+    private readonly List<int> _received = [];
     private readonly SemaphoreSlim _sending = new(1, 1);
     private int _start, _end;
     private bool _disposed;
@@ -64,6 +70,12 @@ internal sealed class FrameChannel : IDisposable
     public int MaxPayload { get; set; }
 
     public Socket Socket => _socket;
+
+    /// <summary>
+    /// How many more fds this side will take (null: up to 64 per frame, none dropped). Each
+    /// receive has room for at most this many; what arrives is subtracted.
+    /// </summary>
+    public int? FdBudget { get; set; }
 
     // ---- sending -------------------------------------------------------------------------
 
@@ -206,16 +218,33 @@ internal sealed class FrameChannel : IDisposable
         header.Verify(destination.Span);
     }
 
-    /// <summary>The fds announced by <paramref name="header"/>; they arrived with (or before) its first byte.</summary>
-    public SafeFileHandle[] TakeFds(FrameHeader header)
+    /// <summary>
+    /// The fds announced by <paramref name="header"/>; they arrived with its first byte. For a
+    /// CONNECTIONS frame whose fds the <see cref="FdBudget"/> cut short, the missing ones are null.
+    /// </summary>
+    public SafeFileHandle?[] TakeFds(FrameHeader header)
     {
         if (header.FdCount == 0) return [];
-        if (_arrivedFds.Count < header.FdCount)
-            throw new ProtocolException(ProtocolError.Malformed, $"a {header.Type} frame announces {header.FdCount} file descriptors, but {_arrivedFds.Count} arrived");
-        var fds = _arrivedFds.Take(header.FdCount).Select(fd => new SafeFileHandle(fd, ownsHandle: true)).ToArray();
-        _arrivedFds.RemoveRange(0, header.FdCount);
+        if (!_arrivedFds.TryDequeue(out var delivery))
+            throw new ProtocolException(ProtocolError.Malformed, $"a {header.Type} frame announces {header.FdCount} file descriptors, but none arrived with it");
+        var fds = new SafeFileHandle?[header.FdCount];
+        for (int i = 0; i < delivery.Fds.Length; i++)
+        {
+            if (i < fds.Length) fds[i] = new SafeFileHandle(delivery.Fds[i], ownsHandle: true);
+            else Libc.Close(delivery.Fds[i]);
+        }
+        if (delivery.Fds.Length > header.FdCount || (delivery.Fds.Length < header.FdCount && !(delivery.Truncated && header.Type == FrameType.Connections)))
+        {
+            foreach (var fd in fds) fd?.Dispose();
+            string why = delivery.Truncated ? "; the rest were dropped at this process's fd limit (RLIMIT_NOFILE)" : "";
+            throw new ProtocolException(ProtocolError.Malformed,
+                $"a {header.Type} frame announces {header.FdCount} file descriptors, but {delivery.Fds.Length} arrived with it{why}");
+        }
         return fds;
     }
+
+    /// <summary>The fds of one recvmsg, and whether the kernel dropped some (MSG_CTRUNC).</summary>
+    private readonly record struct FdDelivery(int[] Fds, bool Truncated);
 
     /// <summary>Makes at least <paramref name="count"/> bytes available in the buffer.</summary>
     private async Task FillAsync(int count, bool endIsError, CancellationToken cancel, FrameType type = default)
@@ -245,7 +274,13 @@ internal sealed class FrameChannel : IDisposable
     {
         while (true)
         {
-            long n = Libc.Receive(_fd, into.Span, _arrivedFds);
+            _received.Clear();
+            long n = Libc.Receive(_fd, into.Span, _received, FdBudget ?? Libc.MaxFdsPerMessage, out bool truncated);
+            if (_received.Count > 0 || truncated)
+            {
+                _arrivedFds.Enqueue(new FdDelivery([.. _received], truncated));
+                if (FdBudget is { } left) FdBudget = Math.Max(0, left - _received.Count);
+            }
             if (n >= 0) return (int)n;
             if (n == -Libc.EINTR) continue;
             if (n != -Libc.EAGAIN)
@@ -271,7 +306,8 @@ internal sealed class FrameChannel : IDisposable
         if (_disposed) return;
         _disposed = true;
         _socket.Dispose();
-        foreach (int fd in _arrivedFds) Libc.Close(fd);
+        foreach (var delivery in _arrivedFds)
+            foreach (int fd in delivery.Fds) Libc.Close(fd);
         _arrivedFds.Clear();
     }
 }

@@ -32,6 +32,8 @@ internal enum FrameType : byte
     /// <summary>Supervisor → the frozen generation.</summary>
     Resume = 0x17,
     Failed = 0x18,
+    /// <summary>Supervisor → exporting generation, after COMMIT: which handed connections the importer adopted and refused.</summary>
+    Release = 0x19,
 
     /// <summary>Generation → supervisor, with the state memfd and region fds: a checkpoint to restart from after a crash.</summary>
     Checkpoint = 0x20,
@@ -41,4 +43,6 @@ internal enum FrameType : byte
     StateChunk = 0x31,
     StateRegions = 0x32,
     StateEnd = 0x33,
+    /// <summary>Exporter → importer: client connections, one socket fd per record (<see cref="ConnectionRecord"/>).</summary>
+    Connections = 0x34,
 }

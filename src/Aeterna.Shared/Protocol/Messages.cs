@@ -29,6 +29,9 @@ internal sealed record HelloMessage
 
     /// <summary>The state schema manifest (JSON) of the running build, for the next relay's pre-flight.</summary>
     public string? Schema { get; init; }
+
+    /// <summary>The optional parts of the protocol it implements (<see cref="Protocol.Capabilities"/>).</summary>
+    public string[]? Capabilities { get; init; }
 }
 
 /// <summary>Supervisor → generation: the session is open.</summary>
@@ -69,6 +72,9 @@ internal sealed record WelcomeMessage
 
     /// <summary>With expect_state: the state comes from the supervisor's last checkpoint (a restart after a crash), not from a running generation.</summary>
     public bool FromCheckpoint { get; init; }
+
+    /// <summary>The capabilities of HELLO the supervisor grants; only these may be used.</summary>
+    public string[]? Capabilities { get; init; }
 }
 
 /// <summary>Supervisor → generation: the session is refused; the connection closes.</summary>
@@ -84,7 +90,8 @@ internal sealed record StatusMessage(string Text);
 internal sealed record HealthMessage(bool Ok, string? Detail = null, long Requests = 0, long Errors = 0);
 
 /// <summary>Supervisor → exporting generation (transfer socket attached): stop accepting, finish in-flight work, export.</summary>
-internal sealed record FreezeMessage(int Transfer, string Mechanism, double DeadlineMs);
+/// <remarks>With <paramref name="Connections"/>, the open connections of opted-in endpoints go with the state.</remarks>
+internal sealed record FreezeMessage(int Transfer, string Mechanism, double DeadlineMs, bool Connections = false);
 
 /// <summary>Exporting generation → supervisor: the export is complete and the generation is frozen.</summary>
 internal sealed record FrozenMessage
@@ -108,13 +115,35 @@ internal sealed record FrozenMessage
     public int Regions { get; init; }
 
     public long RegionBytes { get; init; }
+
+    /// <summary>Client connections sent with the state (CONNECTIONS records), and their bytes.</summary>
+    public int Connections { get; init; }
+
+    public long ConnectionBytes { get; init; }
 }
 
 /// <summary>Supervisor → importing generation (transfer socket attached): read the state from it.</summary>
-internal sealed record ImportMessage(int Transfer, int FromGeneration);
+/// <remarks>With <paramref name="Connections"/> the transfer may carry CONNECTIONS frames; without, one is Malformed.</remarks>
+internal sealed record ImportMessage(int Transfer, int FromGeneration, bool Connections = false);
 
 /// <summary>Importing generation → supervisor: the state is read and applied; nothing served yet.</summary>
-internal sealed record PreparedMessage(int Transfer, double ImportMs, long StateBytes, int Regions);
+/// <remarks><paramref name="Connections"/> lists every handed connection as adopted or refused (null: none were handed).</remarks>
+internal sealed record PreparedMessage(int Transfer, double ImportMs, long StateBytes, int Regions, PreparedConnections? Connections = null);
+
+/// <summary>An importer's decision on each connection of a transfer.</summary>
+internal sealed record PreparedConnections(ulong[] Adopted, RefusedConnection[] Refused);
+
+/// <summary>
+/// A connection the importer would not take: <c>unknown_endpoint</c>, <c>unknown_kind</c>,
+/// <c>kind_mismatch</c>, <c>framing</c>, <c>session</c> or <c>fd_limit</c>; its exporter ends it.
+/// </summary>
+internal sealed record RefusedConnection(ulong Id, string Reason, string? Detail = null);
+
+/// <summary>
+/// Supervisor → exporting generation, after COMMIT to the importer: close(2) the adopted
+/// connections (they are the importer's now) and end the refused ones. An id in neither list is refused.
+/// </summary>
+internal sealed record ReleaseMessage(int Transfer, ulong[] Adopted, RefusedConnection[] Refused);
 
 /// <summary>Supervisor → importing generation: start serving on the state you imported.</summary>
 internal sealed record CommitMessage(int Transfer);
@@ -163,6 +192,11 @@ internal sealed record StateBeginMessage
     public required StateRegion[] Regions { get; init; }
 
     public long StateBytes { get; init; }
+
+    /// <summary>Client connections that follow in CONNECTIONS frames (0: none), and the sum of those frames' payload bytes.</summary>
+    public int Connections { get; init; }
+
+    public long ConnectionBytes { get; init; }
 }
 
 /// <summary>One state section: a registered state object (named by its type) and its serialized size.</summary>
@@ -172,7 +206,7 @@ internal sealed record StateSection(string Name, long Bytes);
 internal sealed record StateRegion(string Name, long Bytes);
 
 /// <summary>Exporter → importer, last transfer frame: everything was sent.</summary>
-internal sealed record StateEndMessage(long StateBytes, int Regions);
+internal sealed record StateEndMessage(long StateBytes, int Regions, int Connections = 0);
 
 /// <summary>Source-generated serializers for every message: no reflection, trim- and AOT-safe.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -191,6 +225,7 @@ internal sealed record StateEndMessage(long StateBytes, int Regions);
 [JsonSerializable(typeof(AbortMessage))]
 [JsonSerializable(typeof(ResumeMessage))]
 [JsonSerializable(typeof(FailedMessage))]
+[JsonSerializable(typeof(ReleaseMessage))]
 [JsonSerializable(typeof(CheckpointMessage))]
 [JsonSerializable(typeof(StateBeginMessage))]
 [JsonSerializable(typeof(StateEndMessage))]

@@ -35,7 +35,9 @@ internal static partial class Kinds
         (at, text) => text.Length >= 1 && text.Length <= max && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-') ? text
             : at.Fail<string>($"{at.Path} '{ConfigText.Show(text)}' is not a valid name.", $"Use {rule}, e.g. {at.Example}."));
 
-    public static readonly ValueKind<bool> Bool = Scalar("boolean", "true or false", """{"type":"boolean"}""",
+    // A quoted "true" is read like an unquoted one (values are read as text), so the schema takes both.
+    public static readonly ValueKind<bool> Bool = Scalar("boolean", "true or false",
+        """{"anyOf":[{"type":"boolean"},{"type":"string","pattern":"^([tT][rR][uU][eE]|[fF][aA][lL][sS][eE])$"}]}""",
         (at, text) =>
             text.Equals("true", StringComparison.OrdinalIgnoreCase) ? true
             : text.Equals("false", StringComparison.OrdinalIgnoreCase) ? false
@@ -43,7 +45,7 @@ internal static partial class Kinds
         v => v ? "true" : "false");
 
     public static ValueKind<int> Int(int min, int max) => Scalar(max == int.MaxValue ? $"integer ≥ {min}" : $"integer {min}–{max}", "a whole number",
-        $$"""{"type":"integer","minimum":{{min}}{{(max == int.MaxValue ? "" : $",\"maximum\":{max}")}}}""",
+        $$"""{"anyOf":[{"type":"integer","minimum":{{min}}{{(max == int.MaxValue ? "" : $",\"maximum\":{max}")}}},{"type":"string","pattern":"^[-+]?[0-9]+$"}]}""",
         (at, text) =>
             !long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value)
                 ? at.Fail<int>($"{at.Path} is '{ConfigText.Show(text)}'; it must be a whole number from {min} to {max}.", $"Write it like this: {at.Example}")

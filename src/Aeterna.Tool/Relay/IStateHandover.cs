@@ -33,7 +33,16 @@ internal interface IStateHandover
 /// <param name="QuiesceMs">Waiting for the old generation's requests in flight.</param>
 /// <param name="ExportMs">The old generation writing its state.</param>
 /// <param name="ImportMs">The new generation reading and applying it.</param>
-internal sealed record HandoverReport(string Mechanism, long StateBytes, int Regions, long RegionBytes, double LatencyMs, double QuiesceMs, double ExportMs, double ImportMs);
+/// <param name="Connections">Client connections handed over with the state; null when the two generations do not hand connections.</param>
+internal sealed record HandoverReport(string Mechanism, long StateBytes, int Regions, long RegionBytes, double LatencyMs, double QuiesceMs, double ExportMs, double ImportMs,
+    ConnectionsReport? Connections = null);
+
+/// <summary>What became of the client connections of one transfer.</summary>
+/// <param name="Handed">Connections the exporter sent.</param>
+/// <param name="Adopted">Those the importer serves now.</param>
+/// <param name="Refused">Those it refused, which the exporter ended itself.</param>
+/// <param name="Reasons">The refusals' reasons with their counts, e.g. "fd_limit × 3"; null when none.</param>
+internal sealed record ConnectionsReport(int Handed, int Adopted, int Refused, string? Reasons);
 
 /// <summary>A relay step failed; the orchestrator turns it into the report's outcome and reason.</summary>
 internal sealed class RelayFailedException(RelayOutcome outcome, string reason) : Exception(reason)

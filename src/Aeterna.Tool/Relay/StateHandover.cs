@@ -114,6 +114,9 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
     {
         int id = Interlocked.Increment(ref _lastTransfer);
         string mechanism = handoff.Mechanism.ToString().ToLowerInvariant();
+        // Connections travel only between two generations that both were granted it, so neither
+        // ever meets a frame it cannot read.
+        bool connections = exporter.HandsConnections && importer.HandsConnections;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         // Quiesce and export, then import, each get state_handoff.timeout; the generations enforce
         // their part, the supervisor the whole.
@@ -124,22 +127,26 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             using (mine)
             using (theirs)
             {
-                await importer.SendAsync(FrameType.Import, new ImportMessage(id, exporter.Generation.Number), ProtocolJson.Default.ImportMessage, [theirs], deadline.Token).ConfigureAwait(false);
-                await exporter.SendAsync(FrameType.Freeze, new FreezeMessage(id, mechanism, handoff.Timeout.TotalMilliseconds), ProtocolJson.Default.FreezeMessage, [mine], deadline.Token).ConfigureAwait(false);
+                await importer.SendAsync(FrameType.Import, new ImportMessage(id, exporter.Generation.Number, connections), ProtocolJson.Default.ImportMessage, [theirs], deadline.Token).ConfigureAwait(false);
+                await exporter.SendAsync(FrameType.Freeze, new FreezeMessage(id, mechanism, handoff.Timeout.TotalMilliseconds, connections), ProtocolJson.Default.FreezeMessage, [mine], deadline.Token).ConfigureAwait(false);
             }
             var frozenTask = ReplyAsync(exporter, id, FrameType.Frozen, "export", deadline.Token);
             var preparedTask = ReplyAsync(importer, id, FrameType.Prepared, "import", deadline.Token);
             await Task.WhenAll(frozenTask, preparedTask).ConfigureAwait(false);
-
-            await importer.SendAsync(FrameType.Commit, new CommitMessage(id), ProtocolJson.Default.CommitMessage, cancel: deadline.Token).ConfigureAwait(false);
-            using var accepting = await ReplyAsync(importer, id, FrameType.Accepting, "commit", deadline.Token).ConfigureAwait(false);
             using var frozenFrame = await frozenTask.ConfigureAwait(false);
             using var preparedFrame = await preparedTask.ConfigureAwait(false);
             var frozen = frozenFrame.Read(ProtocolJson.Default.FrozenMessage);
             var prepared = preparedFrame.Read(ProtocolJson.Default.PreparedMessage);
+
+            await importer.SendAsync(FrameType.Commit, new CommitMessage(id), ProtocolJson.Default.CommitMessage, cancel: deadline.Token).ConfigureAwait(false);
+            // From here the adopted connections are the importer's, whatever happens next: the
+            // exporter closes its copies and ends the refused ones. Before COMMIT there is no
+            // RELEASE, and a RESUME gives the exporter every connection back.
+            var handed = connections ? await ReleaseAsync(exporter, id, frozen, prepared).ConfigureAwait(false) : null;
+            using var accepting = await ReplyAsync(importer, id, FrameType.Accepting, "commit", deadline.Token).ConfigureAwait(false);
             var started = accepting.Read(ProtocolJson.Default.AcceptingMessage);
             return new HandoverReport(frozen.Mechanism, frozen.StateBytes, frozen.Regions, frozen.RegionBytes,
-                (started.AcceptingNs - frozen.StoppedAcceptingNs) / 1e6, frozen.QuiesceMs, frozen.ExportMs, prepared.ImportMs);
+                (started.AcceptingNs - frozen.StoppedAcceptingNs) / 1e6, frozen.QuiesceMs, frozen.ExportMs, prepared.ImportMs, handed);
         }
         catch (Exception e) when (e is TransferFailedException or ProtocolException or OperationCanceledException or SessionLostException)
         {
@@ -152,6 +159,24 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             await TrySendAsync(importer, FrameType.Abort, new AbortMessage(id, reason), ProtocolJson.Default.AbortMessage).ConfigureAwait(false);
             throw e as TransferFailedException ?? new TransferFailedException(reason);
         }
+    }
+
+    /// <summary>
+    /// RELEASE to the exporter with the importer's two lists (an id it handed that is in neither is
+    /// refused, so a short list costs a connection, never a duplicate). If the exporter is gone
+    /// its copies went with it, which is what RELEASE asks for.
+    /// </summary>
+    private async Task<ConnectionsReport> ReleaseAsync(GenerationSession exporter, int id, FrozenMessage frozen, PreparedMessage prepared)
+    {
+        var decided = prepared.Connections ?? new PreparedConnections([], []);
+        if (!await TrySendAsync(exporter, FrameType.Release, new ReleaseMessage(id, decided.Adopted, decided.Refused), ProtocolJson.Default.ReleaseMessage).ConfigureAwait(false))
+            log.Warn("handover.release", $"generation {exporter.Generation.Number} could not be told which connections of transfer {id} were adopted; its copies close with it");
+        string? reasons = decided.Refused.Length == 0 ? null
+            : string.Join(", ", decided.Refused.GroupBy(r => r.Reason).Select(g => $"{g.Key} × {g.Count()}"));
+        int missing = frozen.Connections - decided.Adopted.Length - decided.Refused.Length;
+        if (missing > 0)
+            log.Warn("handover.connections", $"the importer decided on {decided.Adopted.Length + decided.Refused.Length} of the {frozen.Connections} connections handed to it; the exporter ends the other {missing}");
+        return new ConnectionsReport(frozen.Connections, decided.Adopted.Length, frozen.Connections - decided.Adopted.Length, reasons);
     }
 
     /// <summary>
@@ -211,7 +236,10 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
     }
 
     internal static string Describe(HandoverReport r) =>
-        $"{Bytes(r.StateBytes)} by {r.Mechanism}{(r.Regions > 0 ? $" + {r.Regions} memory region(s) of {Bytes(r.RegionBytes)} by fd" : "")}; handover latency {r.LatencyMs:0.###} ms (quiesce {r.QuiesceMs:0.###}, export {r.ExportMs:0.###}, import {r.ImportMs:0.###})";
+        $"{Bytes(r.StateBytes)} by {r.Mechanism}{(r.Regions > 0 ? $" + {r.Regions} memory region(s) of {Bytes(r.RegionBytes)} by fd" : "")}{Describe(r.Connections)}; handover latency {r.LatencyMs:0.###} ms (quiesce {r.QuiesceMs:0.###}, export {r.ExportMs:0.###}, import {r.ImportMs:0.###})";
+
+    private static string Describe(ConnectionsReport? c) => c is null || c.Handed == 0 ? ""
+        : $" + {c.Handed} connection(s) by fd, {c.Adopted} adopted{(c.Refused > 0 ? $", {c.Refused} refused ({c.Reasons ?? "no answer"}) and ended by the exporter" : "")}";
 
     internal static string Bytes(long bytes) => bytes switch
     {

@@ -36,6 +36,9 @@ internal sealed class GenerationSession : IDisposable
     /// <summary>Whether the generation registered state to hand over.</summary>
     public bool Stateful => Hello.Stateful;
 
+    /// <summary>Whether it was granted the hand-over of client connections (docs/protocol.md, "Connections").</summary>
+    public bool HandsConnections => Capabilities.Has(Welcome.Capabilities, Capabilities.Connections);
+
     /// <summary>Completes (with the reason) when the generation closes the session or breaks the protocol.</summary>
     public Task<string> Closed => _closed.Task;
 

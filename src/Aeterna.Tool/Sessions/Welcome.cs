@@ -31,6 +31,10 @@ internal static class Welcome
             DrainTimeoutMs = generation.Config.Orchestration.DrainTimeout.TotalMilliseconds,
             // Three reports fit in the health timeout, so one late report is not silence.
             HealthIntervalMs = Math.Min(1000, generation.Config.Orchestration.Canary.HealthTimeout.TotalMilliseconds / 3),
+            Capabilities = Granted(hello),
         };
     }
+
+    /// <summary>What the generation asked for of what this supervisor implements; unknown names are left out, not refused.</summary>
+    public static string[] Granted(HelloMessage hello) => [.. (hello.Capabilities ?? []).Where(c => Capabilities.All.Contains(c)).Distinct()];
 }

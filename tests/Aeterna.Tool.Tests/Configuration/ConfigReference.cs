@@ -78,6 +78,14 @@ internal static partial class ConfigReference
         {
             var property = Expand(JsonNode.Parse(key.Kind.Schema)!);
             if (property is not JsonObject { } item) throw new InvalidOperationException($"{key.Name}: the schema of a kind is an object");
+            // A key with no value counts as not set (a section: empty), as the loader reads it; a required one must have a value.
+            if (!key.Options.Required)
+            {
+                JsonNode none = new JsonObject { ["type"] = "null" };
+                item = item.Count == 1 && item["anyOf"] is JsonArray choices
+                    ? new JsonObject { ["anyOf"] = new JsonArray([none, .. choices.Select(c => c!.DeepClone())]) }
+                    : new JsonObject { ["anyOf"] = new JsonArray(none, item) };
+            }
             var described = new JsonObject { ["description"] = key.Doc };
             if (!key.Options.Required && key.Options.Default is null && section.DefaultValue(key, Sample) is { } value) described["default"] = Json(value);
             described["examples"] = new JsonArray(Json(key.Example));

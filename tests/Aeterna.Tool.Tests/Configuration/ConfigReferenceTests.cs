@@ -104,6 +104,20 @@ public sealed class ConfigReferenceTests(ITestOutputHelper output) : IDisposable
             Path.Combine(Examples, "minimal.yaml"), Path.Combine(Examples, "full.yaml"), Path.Combine(Examples, "every-key.yaml"),
             Path.Combine(Repo.Root, "templates", "aeterna-agent", "aeterna.yaml"), Path.Combine(Repo.Root, "templates", "aeterna-agent", "deploy", "aeterna.yaml"),
         };
+        // What the loader reads as written, the schema accepts too: a key with no value (not set), an
+        // empty section, booleans and whole numbers quoted or in another case.
+        string[] right =
+        [
+            "service:\n  command: [app]\nreadiness:\n  timeout:\n  delay: ~\nwatch:\n",
+            "service:\n  command: [app]\n  env:\norchestration:\n  canary:\n    enabled: \"true\"\n    min_requests: \"20\"\n  state_handoff:\n    enabled: FALSE\n",
+            "service:\n  command: [app]\nlisteners:\n  - name: http\n    address: tcp://127.0.0.1:0\n    backlog: \"128\"\nobservability:\nwatch: {config: \"True\"}\n",
+        ];
+        for (int i = 0; i < right.Length; i++)
+        {
+            var loaded = ConfigLoader.Parse(right[i], _dir.File("loader.yaml"));
+            Assert.True(loaded.Success, $"the loader refuses\n{right[i]}\n{string.Join('\n', loaded.Errors)}");
+            valid.Add(_dir.Write($"right-{i}.yaml", right[i]));
+        }
         var invalid = new List<string>();
         string[] wrong =
         [
@@ -120,6 +134,8 @@ public sealed class ConfigReferenceTests(ITestOutputHelper output) : IDisposable
             "orchestration:\n  preflight: [{timeout: 5s}]\n",                 // no run
             "observability:\n  metrics_port: 70000\n",
             "watch:\n  paths: /app\n",                                       // a list
+            "service:\n  command:\n",                                        // a required key with no value
+            "orchestration:\n  canary:\n    enabled: \"yes\"\n",
         ];
         for (int i = 0; i < wrong.Length; i++)
         {

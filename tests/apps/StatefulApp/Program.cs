@@ -1,7 +1,7 @@
 // The stateful service the supervisor tests relay: Kestrel with Aeterna.Runtime, a key-value store
 // and a shared-memory block that cross every relay. PUT /items/{key} stores the body; GET
 // /items/{key} reads it back; POST /memory?floats=N&seed=S fills a RelayMemory<float>; GET /memory
-// gives its length and CRC-32C; GET / says which process answered.
+// gives its length and CRC-32C; GET / says which process answered; /ws echoes WebSocket messages.
 using System.Text.Json.Serialization;
 using Aeterna;
 using StatefulApp;
@@ -28,6 +28,27 @@ if (mode.StartsWith("crash-after=", StringComparison.Ordinal))
     _ = Task.Delay(TimeSpan.FromSeconds(double.Parse(mode[12..], System.Globalization.CultureInfo.InvariantCulture))).ContinueWith(_ => Environment.Exit(70), TaskScheduler.Default);
 
 string generation = Environment.GetEnvironmentVariable("AETERNA_GENERATION") ?? "0";
+app.UseWebSockets();
+app.Map("/ws", async (HttpContext context) =>
+{
+    if (!context.WebSockets.IsWebSocketRequest)
+    {
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        return;
+    }
+    using var socket = await context.WebSockets.AcceptWebSocketAsync();
+    var buffer = new byte[4096];
+    while (true)
+    {
+        var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+        {
+            await socket.CloseAsync(received.CloseStatus ?? System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, CancellationToken.None);
+            return;
+        }
+        await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, CancellationToken.None);
+    }
+});
 app.MapGet("/", (Store store) => new Served(Environment.ProcessId, generation, store.Items.Count));
 app.MapPut("/items/{key}", async (string key, HttpRequest request, Store store) =>
 {

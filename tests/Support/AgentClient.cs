@@ -4,13 +4,13 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
-namespace Aeterna.Templates.Tests;
+namespace Aeterna.Tests.Support;
 
 /// <summary>One turn, as the agent's API writes it.</summary>
-public sealed record Turn(string Role, string Text);
+internal sealed record Turn(string Role, string Text);
 
-/// <summary>The agent's HTTP API as a client drives it.</summary>
-public sealed class AgentClient(int port) : IDisposable
+/// <summary>The HTTP API of the template's agent (templates/aeterna-agent) as a client drives it.</summary>
+internal sealed class AgentClient(int port) : IDisposable
 {
     // Idle keep-alive connections are closed soon, as a browser would: a retiring generation drains
     // until its last connection closes (or drain_timeout), and the relay's commit waits for that.

@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+
+namespace Aeterna.Interop;
+
+/// <summary>Resource limits: how many file descriptors this process may hold (RLIMIT_NOFILE).</summary>
+internal static unsafe partial class Libc
+{
+    private const int RLIMIT_NOFILE = 7;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct ResourceLimit
+    {
+        public ulong Soft;
+        public ulong Hard;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "getrlimit", SetLastError = true)]
+    private static partial int GetResourceLimit(int resource, ResourceLimit* limit);
+
+    [LibraryImport(Lib, EntryPoint = "setrlimit", SetLastError = true)]
+    private static partial int SetResourceLimit(int resource, ResourceLimit* limit);
+
+    /// <summary>
+    /// Raises the soft RLIMIT_NOFILE to the hard one (as the .NET runtime does at start, but a
+    /// parent may have lowered it since) and returns the soft limit now in force.
+    /// </summary>
+    public static long RaiseFileLimit()
+    {
+        ResourceLimit limit;
+        if (GetResourceLimit(RLIMIT_NOFILE, &limit) != 0)
+            throw new IOException($"getrlimit(RLIMIT_NOFILE) failed: {Marshal.GetLastPInvokeErrorMessage()}");
+        if (limit.Soft < limit.Hard)
+        {
+            var raised = limit with { Soft = limit.Hard };
+            if (SetResourceLimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+        }
+        return limit.Soft > long.MaxValue ? long.MaxValue : (long)limit.Soft;
+    }
+}

@@ -8,13 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/debian-packages.sh
+source scripts/python-venv.sh
 
 fast_only=false
 if [ "${1:-}" = --fast ]; then fast_only=true; shift; fi
 
 # The fast set: the supervisor's parts, the runtime's (protocol frames, state transfer, the Kestrel
 # gate), the generator, the serializer. In process, except promtool, which checks the metrics text,
-# and a Python JSON Schema validator, which checks aeterna.schema.json.
+# and a Python JSON Schema validator, which checks aeterna.schema.json. Then the Python client's
+# pytest suite (sdk/python/tests) and `mypy --strict` of the package, in artifacts/python-venv.
 fast=(Aeterna.Tool.Tests Aeterna.Runtime.Tests Aeterna.Generators.Tests Aeterna.Serialization.Tests)
 # The integration set: real supervisors, generations and clients; the template, its image, Kubernetes.
 integration=(Aeterna.Integration.Tests Aeterna.Templates.Tests)
@@ -26,12 +28,14 @@ integration=(Aeterna.Integration.Tests Aeterna.Templates.Tests)
 # for unshare and nsenter, tmux as the real terminal `status --watch` is checked in; for the
 # template's container and Kubernetes tests: socat and iproute2 (a hand-made container's published
 # port), python3-kubernetes (the offline schema check of the manifest).
-packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross prometheus python3-jsonschema python3-yaml)
+# The Python client: Debian's python3 and its packages (scripts/python-venv.sh).
+packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross prometheus python3-jsonschema python3-yaml "${python_debian_packages[@]}")
 $fast_only || packages+=(wrk gunicorn tini python3 util-linux curl tmux socat iproute2 python3-kubernetes)
 need_debian_packages "the tests" "${packages[@]}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Aeterna.sln -c Release -nologo -clp:ErrorsOnly
+python_venv
 
 projects=("${fast[@]}")
 $fast_only || projects+=("${integration[@]}")
@@ -44,9 +48,21 @@ for project in "${projects[@]}"; do
   set -e
   [ "$code" -eq 0 ] || status=$code
 done
+# The Python client: its unit and in-process tests, each reported, and its types.
+set +e
+(cd sdk/python && "$PYTHON_VENV/bin/python3" -m pytest -v -p no:cacheprovider tests 2>&1) | tee -a "$log"
+code=${PIPESTATUS[0]}
+(cd sdk/python && "$PYTHON_VENV/bin/python3" -m mypy --strict --no-incremental 2>&1) | tee -a "$log"
+mypy_code=${PIPESTATUS[0]}
+set -e
+[ "$code" -eq 0 ] || status=$code
+if [ "$mypy_code" -ne 0 ]; then status=$mypy_code; echo "Failed: 1 (mypy --strict)" >>"$log"; fi
 # dotnet test prints "Failed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12" per test assembly.
-passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
-failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+# pytest ends with "== 81 passed, 1 failed in 8.70s ==".
+passed=$(( $(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}') \
+  + $(grep -E '^=+ .* in [0-9.]+s' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}') ))
+failed=$(( $(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}') \
+  + $(grep -E '^=+ .* in [0-9.]+s' "$log" | grep -Eo '[0-9]+ (failed|error)' | awk '{s += $1} END {print s + 0}') ))
 rm -f "$log"
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -1,7 +1,7 @@
 """A small chat agent whose memory survives every relay.
 
 Run it under the supervisor (`dotnet aeterna start -c aeterna.yaml`) or alone (`python3 agent.py`,
-port 8080). Its state is the context of the Aeterna Python client (sdk/python/aeterna.py):
+port 8080). Its state is the context of the Aeterna Python client (the `aeterna` package, sdk/python):
 
 - per-session conversation history, handed over as JSON through the transfer socket;
 - an embedding cache: one 32-float vector per user turn in a SharedBuffer (a memfd), handed over
@@ -40,11 +40,7 @@ import threading
 import urllib.parse
 import zlib
 
-try:
-    import aeterna
-except ImportError:  # run from the repository: the client is a single file in sdk/python
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk", "python"))
-    import aeterna
+import aeterna  # pip install ./sdk/python
 
 VERSION = os.environ.get("APP_VERSION", "1.0")
 DIM = 32                       # floats per embedding

@@ -1,4 +1,4 @@
-"""Test helpers: puts sdk/python on sys.path, and plays the supervisor's side of a session over a
+"""Test helpers: plays the supervisor's side of a session over a
 real Unix socket (the protocol peer; nothing of the OS is faked)."""
 import json
 import os
@@ -9,9 +9,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import aeterna  # noqa: E402
+import aeterna
+from aeterna import frames
 
 TIMEOUT = 10.0
 
@@ -33,19 +32,19 @@ class Session:
         self.reader = aeterna.FrameReader(conn)
 
     def send(self, type_, obj, fds=()):
-        aeterna.send_json(self.conn, type_, obj, fds)
+        frames.send_json(self.conn, type_, obj, fds)
 
     def read(self, timeout=TIMEOUT):
         return self.reader.read_frame(1 << 20, time.monotonic() + timeout)
 
-    def expect(self, type_, timeout=TIMEOUT, skip=(aeterna.HEALTH, aeterna.STATUS)):
+    def expect(self, type_, timeout=TIMEOUT, skip=(frames.HEALTH, frames.STATUS)):
         """The next frame of ``type_`` (skipping HEALTH/STATUS) as JSON; fails on anything else."""
         while True:
             frame = self.read(timeout)
             if frame.type in skip and frame.type != type_:
                 continue
             if frame.type != type_:
-                raise AssertionError("expected %s, got %s %r" % (aeterna.TYPE_NAMES[type_], frame.name, frame.payload))
+                raise AssertionError("expected %s, got %s %r" % (frames.TYPE_NAMES[type_], frame.name, frame.payload))
             return frame.json()
 
     def close(self):
@@ -80,7 +79,7 @@ class Peer:
                 reader = aeterna.FrameReader(conn)
                 hello = reader.read_frame(64 * 1024, time.monotonic() + TIMEOUT)
                 reader.close()
-                aeterna.send_json(conn, aeterna.REJECT if reject else aeterna.WELCOME, answer)
+                frames.send_json(conn, frames.REJECT if reject else frames.WELCOME, answer)
                 session = Session(conn, hello.json())
                 self.sessions.append(session)
                 result.put(session)

@@ -15,9 +15,9 @@ import unittest
 
 import support
 import aeterna
+from aeterna import frames, shared_memory, state as state_transfer  # noqa: F401
 from aeterna import AeternaClient, SharedBuffer
 
-SDK = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Acceptor:
@@ -95,7 +95,7 @@ class StandaloneTests(unittest.TestCase):
         """Runs Python code with the given sockets at fd 3, 4, ... and LISTEN_PID set to its own
         pid (a small exec wrapper keeps the pid) or to another one."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "AETERNA_", "NOTIFY_"))}
-        env.update(env_extra, PYTHONPATH=SDK)
+        env.update(env_extra)
         wrapper = ("import os, sys\n"
                    "fds = [int(x) for x in sys.argv[2:]]\n"
                    "for i, fd in enumerate(fds): os.dup2(fd, 3 + i)\n"
@@ -152,7 +152,6 @@ class StandaloneTests(unittest.TestCase):
             print("drained", flush=True)
         """
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "AETERNA_", "NOTIFY_"))}
-        env["PYTHONPATH"] = SDK
         child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
                                  stdout=subprocess.PIPE, text=True)
         try:
@@ -203,7 +202,7 @@ class SessionTests(unittest.TestCase):
         ctx = a.load_context(default=lambda: {"history": ["one", "two"], "emb": buf})
         a.ready()
         sa = pending.get()
-        self.assertEqual(sa.expect(aeterna.READY), {"detail": "serving"})
+        self.assertEqual(sa.expect(frames.READY), {"detail": "serving"})
         self.exporter_listener = self.listener()
         self.exporter_acceptor = Acceptor(a, self.exporter_listener)   # its accept loop runs
         return a, sa, ctx
@@ -213,14 +212,14 @@ class SessionTests(unittest.TestCase):
         b, pending = self.client(2, support.welcome(2, expect_state=True, from_generation=1), format=fmt)
         loaded = support.in_thread(b.load_context, default=lambda: {"history": [], "emb": None})
         sb = pending.get()
-        self.assertIn("waiting", sb.expect(aeterna.READY)["detail"])
+        self.assertIn("waiting", sb.expect(frames.READY)["detail"])
         return b, sb, loaded
 
     @staticmethod
     def start_transfer(exporter_session, importer_session, transfer=5, deadline_ms=5000):
         t1, t2 = socket.socketpair()
-        importer_session.send(aeterna.IMPORT, {"transfer": transfer, "from_generation": 1}, [t2.fileno()])
-        exporter_session.send(aeterna.FREEZE, {"transfer": transfer, "mechanism": "auto", "deadline_ms": deadline_ms}, [t1.fileno()])
+        importer_session.send(frames.IMPORT, {"transfer": transfer, "from_generation": 1}, [t2.fileno()])
+        exporter_session.send(frames.FREEZE, {"transfer": transfer, "mechanism": "auto", "deadline_ms": deadline_ms}, [t1.fileno()])
         t1.close()
         t2.close()
 
@@ -258,13 +257,13 @@ class SessionTests(unittest.TestCase):
         acceptor = Acceptor(a, listener)          # accept() says READY itself if the app has not
         sa = pending.get()
         self.assertFalse(sa.hello["stateful"])
-        self.assertEqual(sa.expect(aeterna.READY), {"detail": "serving"})
+        self.assertEqual(sa.expect(frames.READY), {"detail": "serving"})
         with connect(listener):
             acceptor.get()[0].close()
         a.status("indexing 40%")
-        self.assertEqual(sa.expect(aeterna.STATUS, skip=()), {"text": "indexing 40%"})
+        self.assertEqual(sa.expect(frames.STATUS, skip=()), {"text": "indexing 40%"})
         a.health(ok=True, detail="fine", requests=1200, errors=3)
-        self.assertEqual(sa.expect(aeterna.HEALTH, skip=()), {"ok": True, "detail": "fine", "requests": 1200, "errors": 3})
+        self.assertEqual(sa.expect(frames.HEALTH, skip=()), {"ok": True, "detail": "fine", "requests": 1200, "errors": 3})
 
     def test_a_relay_hands_state_over_and_the_importer_accepts_only_after_commit(self):
         a, sa, ctx = self.serving_exporter()
@@ -275,8 +274,8 @@ class SessionTests(unittest.TestCase):
         b, sb, loaded = self.importer()
         acceptor_b = Acceptor(b, listener)
         self.start_transfer(sa, sb)
-        frozen = sa.expect(aeterna.FROZEN)
-        prepared = sb.expect(aeterna.PREPARED)
+        frozen = sa.expect(frames.FROZEN)
+        prepared = sb.expect(frames.PREPARED)
         self.assertEqual(frozen["transfer"], 5)
         self.assertEqual(frozen["mechanism"], "pipe")
         self.assertEqual(frozen["regions"], 1)
@@ -294,8 +293,8 @@ class SessionTests(unittest.TestCase):
         context = support.result(loaded)
         self.assertEqual(context["history"], ["one", "two"])
 
-        sb.send(aeterna.COMMIT, {"transfer": 5})
-        accepting = sb.expect(aeterna.ACCEPTING)
+        sb.send(frames.COMMIT, {"transfer": 5})
+        accepting = sb.expect(frames.ACCEPTING)
         self.assertEqual(accepting["transfer"], 5)
         self.assertGreaterEqual(accepting["accepting_ns"], frozen["stopped_accepting_ns"])
         self.assertLessEqual(accepting["accepting_ns"], time.monotonic_ns())
@@ -317,8 +316,8 @@ class SessionTests(unittest.TestCase):
         ctx["history"].extend("%d: %s" % (i, "x" * 100) for i in range(1000))   # over 64 KiB: auto picks shm
         b, sb, loaded = self.importer(fmt="pickle")
         self.start_transfer(sa, sb)
-        self.assertEqual(sa.expect(aeterna.FROZEN)["mechanism"], "shm")
-        sb.expect(aeterna.PREPARED)
+        self.assertEqual(sa.expect(frames.FROZEN)["mechanism"], "shm")
+        sb.expect(frames.PREPARED)
         self.assertEqual(support.result(loaded)["history"], ctx["history"])
 
     def test_freeze_waits_for_work_in_flight(self):
@@ -339,9 +338,9 @@ class SessionTests(unittest.TestCase):
         with self.assertRaises(aeterna.ProtocolError):
             sa.read(timeout=0.3)                          # no FROZEN while the request runs
         release.set()
-        frozen = sa.expect(aeterna.FROZEN)
+        frozen = sa.expect(frames.FROZEN)
         self.assertGreaterEqual(frozen["quiesce_ms"], 250)
-        sb.expect(aeterna.PREPARED)
+        sb.expect(frames.PREPARED)
         self.assertIn("written by the request in flight", support.result(loaded)["history"])
         worker.join()
 
@@ -358,14 +357,14 @@ class SessionTests(unittest.TestCase):
         stuck.start()
         inside.wait(5)
         t1, t2 = socket.socketpair()
-        sa.send(aeterna.FREEZE, {"transfer": 9, "deadline_ms": 200}, [t1.fileno()])
+        sa.send(frames.FREEZE, {"transfer": 9, "deadline_ms": 200}, [t1.fileno()])
         t1.close()
-        failed = sa.expect(aeterna.FAILED)
+        failed = sa.expect(frames.FAILED)
         self.assertEqual((failed["transfer"], failed["code"]), (9, "Timeout"))
         self.assertTrue(a.frozen)
         release.set()
-        sa.send(aeterna.RESUME, {"transfer": -9, "reason": "the relay failed"})
-        self.assertEqual(sa.expect(aeterna.ACCEPTING)["transfer"], -9)
+        sa.send(frames.RESUME, {"transfer": -9, "reason": "the relay failed"})
+        self.assertEqual(sa.expect(frames.ACCEPTING)["transfer"], -9)
         self.assertFalse(a.frozen)
         with connect(listener):
             acceptor.get()[0].close()
@@ -378,41 +377,41 @@ class SessionTests(unittest.TestCase):
         t1, t2 = socket.socketpair()
         # The exporter's stream, with one byte of the chunk flipped on the way.
         x1, x2 = socket.socketpair()
-        sa.send(aeterna.FREEZE, {"transfer": 5, "deadline_ms": 5000}, [x1.fileno()])
+        sa.send(frames.FREEZE, {"transfer": 5, "deadline_ms": 5000}, [x1.fileno()])
         x1.close()
-        frozen = sa.expect(aeterna.FROZEN)
+        frozen = sa.expect(frames.FROZEN)
         reader = aeterna.FrameReader(x2)
-        frames = []
+        received = []
         while True:
             try:
-                frames.append(reader.read_frame(1 << 20, time.monotonic() + 5))
+                received.append(reader.read_frame(1 << 20, time.monotonic() + 5))
             except aeterna.ProtocolError:
                 break
-        sb.send(aeterna.IMPORT, {"transfer": 5, "from_generation": 1}, [t2.fileno()])
+        sb.send(frames.IMPORT, {"transfer": 5, "from_generation": 1}, [t2.fileno()])
         t2.close()
-        for f in frames:
+        for f in received:
             data = bytearray(aeterna.encode_frame(f.type, f.payload, len(f.fds)))
-            if f.type == aeterna.STATE_CHUNK:
+            if f.type == frames.STATE_CHUNK:
                 data[-2] ^= 0x20
             try:
                 aeterna.send_frame(t1, f.type, b"", f.fds) if f.fds else t1.sendall(bytes(data))
             except (BrokenPipeError, ConnectionResetError):
                 break  # the importer found the bad chunk and hung up before the rest arrived: as it should
-        failed = sb.expect(aeterna.FAILED)
+        failed = sb.expect(frames.FAILED)
         self.assertEqual((failed["transfer"], failed["code"]), (5, "BadChecksum"))
         with self.assertRaises(aeterna.HandoverError) as e:
             support.result(loaded)
         self.assertIn("BadChecksum", str(e.exception))
 
-        sa.send(aeterna.RESUME, {"transfer": -5, "reason": "the import failed"})
-        self.assertEqual(sa.expect(aeterna.ACCEPTING)["transfer"], -5)
+        sa.send(frames.RESUME, {"transfer": -5, "reason": "the import failed"})
+        self.assertEqual(sa.expect(frames.ACCEPTING)["transfer"], -5)
         self.assertTrue(ctx["emb"].writable)
         ctx["emb"].view[0:1] = b"H"
         with a.work() as live:
             self.assertTrue(live)
         with connect(listener):
             acceptor.get()[0].close()
-        for f in frames:
+        for f in received:
             f.close_fds()
         reader.close()
         for s in (t1, x2):
@@ -426,20 +425,20 @@ class SessionTests(unittest.TestCase):
         def provider():
             raise RuntimeError("database handle cannot be exported")
         t1, t2 = socket.socketpair()
-        sa.send(aeterna.FREEZE, {"transfer": 3, "deadline_ms": 5000}, [t1.fileno()])
+        sa.send(frames.FREEZE, {"transfer": 3, "deadline_ms": 5000}, [t1.fileno()])
         t1.close()
-        failed = sa.expect(aeterna.FAILED)
+        failed = sa.expect(frames.FAILED)
         self.assertEqual(failed["code"], "StateFormat")
         self.assertIn("database handle", failed["error"])
         self.assertTrue(a.frozen)
-        sa.send(aeterna.RESUME, {"transfer": -3, "reason": "export failed"})
-        self.assertEqual(sa.expect(aeterna.ACCEPTING)["transfer"], -3)
+        sa.send(frames.RESUME, {"transfer": -3, "reason": "export failed"})
+        self.assertEqual(sa.expect(frames.ACCEPTING)["transfer"], -3)
         self.assertFalse(a.frozen)
         t2.close()
 
     def test_abort_while_waiting_for_state(self):
         b, sb, loaded = self.importer()
-        sb.send(aeterna.ABORT, {"transfer": 5, "reason": "generation 1 exited"})
+        sb.send(frames.ABORT, {"transfer": 5, "reason": "generation 1 exited"})
         with self.assertRaises(aeterna.HandoverError) as e:
             support.result(loaded)
         self.assertIn("generation 1 exited", str(e.exception))
@@ -449,13 +448,13 @@ class SessionTests(unittest.TestCase):
         a, sa, ctx = self.serving_exporter()
         b, sb, loaded = self.importer()
         self.start_transfer(sa, sb)
-        sa.expect(aeterna.FROZEN)
-        sb.expect(aeterna.PREPARED)
-        sb.send(aeterna.COMMIT, {"transfer": 5})
+        sa.expect(frames.FROZEN)
+        sb.expect(frames.PREPARED)
+        sb.send(frames.COMMIT, {"transfer": 5})
         b_ctx = support.result(loaded)
         listener = self.listener()
         Acceptor(b, listener)
-        sb.expect(aeterna.ACCEPTING)
+        sb.expect(frames.ACCEPTING)
         return a, sa, ctx, b, sb, b_ctx
 
     def test_hand_back_brings_the_canarys_changes_to_the_frozen_generation(self):
@@ -468,15 +467,15 @@ class SessionTests(unittest.TestCase):
 
         # Rollback: FREEZE to the canary, IMPORT to the frozen generation.
         self.start_transfer(sb, sa, transfer=6)
-        sb.expect(aeterna.FROZEN)
-        prepared = sa.expect(aeterna.PREPARED)
+        sb.expect(frames.FROZEN)
+        prepared = sa.expect(frames.PREPARED)
         self.assertEqual(prepared["transfer"], 6)
         self.assertIs(ctx, original)                      # a dict context is updated in place
         self.assertEqual(ctx["history"], ["one", "two", "written by the canary"])
         self.assertEqual(bytes(ctx["emb"].view[20:26]), b"canary")
         self.assertTrue(a.frozen)
-        sa.send(aeterna.COMMIT, {"transfer": 6})
-        self.assertEqual(sa.expect(aeterna.ACCEPTING)["transfer"], 6)
+        sa.send(frames.COMMIT, {"transfer": 6})
+        self.assertEqual(sa.expect(frames.ACCEPTING)["transfer"], 6)
         self.assertFalse(a.frozen)
         self.assertTrue(ctx["emb"].writable)
         ctx["emb"].view[0:1] = b"!"
@@ -486,18 +485,18 @@ class SessionTests(unittest.TestCase):
         a, sa, ctx, b, sb, b_ctx = self.relayed_pair()
         before = list(ctx["history"])
         t1, t2 = socket.socketpair()
-        sa.send(aeterna.IMPORT, {"transfer": 6, "from_generation": 2}, [t2.fileno()])
+        sa.send(frames.IMPORT, {"transfer": 6, "from_generation": 2}, [t2.fileno()])
         t2.close()
-        aeterna.send_json(t1, aeterna.STATE_BEGIN, {"mechanism": "pipe", "sections": [{"name": "context", "bytes": 5, "format": "json"}],
+        frames.send_json(t1, frames.STATE_BEGIN, {"mechanism": "pipe", "sections": [{"name": "context", "bytes": 5, "format": "json"}],
                                                     "regions": [], "state_bytes": 5})
-        t1.sendall(aeterna.encode_frame(aeterna.STATE_CHUNK, b"{bad}"))
-        aeterna.send_json(t1, aeterna.STATE_END, {"state_bytes": 5, "regions": 0})
-        failed = sa.expect(aeterna.FAILED)
+        t1.sendall(aeterna.encode_frame(frames.STATE_CHUNK, b"{bad}"))
+        frames.send_json(t1, frames.STATE_END, {"state_bytes": 5, "regions": 0})
+        failed = sa.expect(frames.FAILED)
         self.assertEqual(failed["code"], "StateFormat")
         self.assertEqual(ctx["history"], before)
         self.assertTrue(a.frozen)
-        sa.send(aeterna.RESUME, {"transfer": -6, "reason": "hand-back failed"})
-        self.assertEqual(sa.expect(aeterna.ACCEPTING)["transfer"], -6)
+        sa.send(frames.RESUME, {"transfer": -6, "reason": "hand-back failed"})
+        self.assertEqual(sa.expect(frames.ACCEPTING)["transfer"], -6)
         self.assertEqual(ctx["history"], before)
         t1.close()
 
@@ -507,16 +506,16 @@ class SessionTests(unittest.TestCase):
         a.on_import(adopted.append)
         b_ctx["history"].append("three")
         self.start_transfer(sb, sa, transfer=7)
-        sb.expect(aeterna.FROZEN)
-        sa.expect(aeterna.PREPARED)
+        sb.expect(frames.FROZEN)
+        sa.expect(frames.PREPARED)
         self.assertEqual(adopted[0]["history"], ["one", "two", "three"])
 
     def test_import_into_a_serving_generation_is_refused(self):
         a, sa, ctx = self.serving_exporter()
         t1, t2 = socket.socketpair()
-        sa.send(aeterna.IMPORT, {"transfer": 8, "from_generation": 0}, [t2.fileno()])
+        sa.send(frames.IMPORT, {"transfer": 8, "from_generation": 0}, [t2.fileno()])
         t2.close()
-        failed = sa.expect(aeterna.FAILED)
+        failed = sa.expect(frames.FAILED)
         self.assertEqual(failed["code"], "Malformed")
         with a.work() as live:
             self.assertTrue(live)

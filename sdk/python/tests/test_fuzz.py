@@ -12,6 +12,7 @@ import unittest
 
 import support
 import aeterna
+from aeterna import frames, shared_memory, state as state_transfer  # noqa: F401
 from aeterna import ProtocolError
 
 SEED = int(os.environ.get("AETERNA_FUZZ_SEED", "20261123"))
@@ -26,11 +27,11 @@ def valid_state_stream(rng):
     data = json.dumps(ctx).encode() if fmt == "json" else __import__("pickle").dumps(ctx)
     begin = {"mechanism": "pipe", "sections": [{"name": "context", "bytes": len(data), "format": fmt}],
              "regions": [], "state_bytes": len(data)}
-    out = aeterna.encode_frame(aeterna.STATE_BEGIN, json.dumps(begin).encode())
+    out = aeterna.encode_frame(frames.STATE_BEGIN, json.dumps(begin).encode())
     step = rng.choice([7, 64, 1 << 20])
     for i in range(0, len(data), step):
-        out += aeterna.encode_frame(aeterna.STATE_CHUNK, data[i:i + step])
-    out += aeterna.encode_frame(aeterna.STATE_END, json.dumps({"state_bytes": len(data), "regions": 0}).encode())
+        out += aeterna.encode_frame(frames.STATE_CHUNK, data[i:i + step])
+    out += aeterna.encode_frame(frames.STATE_END, json.dumps({"state_bytes": len(data), "regions": 0}).encode())
     return out
 
 
@@ -133,7 +134,7 @@ class FuzzTests(unittest.TestCase):
         for _ in range(ROUNDS):
             data = mutate(rng, valid)
             try:
-                aeterna.parse_json_object(data)
+                frames.parse_json_object(data)
             except ProtocolError as e:
                 self.assertEqual(e.code, "Malformed")
 
@@ -150,7 +151,7 @@ class FuzzTests(unittest.TestCase):
             ctx = {"a": [1, 2, {"b": "c" * rng.randrange(50)}], "n": rng.random()}
             data = json.dumps(ctx).encode() if fmt == "json" else pickle.dumps(ctx)
             try:
-                aeterna.deserialize_context(mutate(rng, data), fmt, [])
+                state_transfer.deserialize_context(mutate(rng, data), fmt, [])
             except ProtocolError as e:
                 self.assertEqual(e.code, "StateFormat")
 
@@ -159,9 +160,9 @@ class FuzzTests(unittest.TestCase):
         claims = []
         for _ in range(50):
             # Headers that claim up to 4 GiB of payload, and a STATE_BEGIN that claims 1 GiB of state.
-            claims.append(b"AETR" + bytes([1, aeterna.STATE_CHUNK, 0, 0]) + struct.pack("<I", rng.randrange(1 << 21, 1 << 32)) + bytes(4))
+            claims.append(b"AETR" + bytes([1, frames.STATE_CHUNK, 0, 0]) + struct.pack("<I", rng.randrange(1 << 21, 1 << 32)) + bytes(4))
         begin = {"mechanism": "pipe", "sections": [{"name": "context", "bytes": 1 << 30}], "regions": [], "state_bytes": 1 << 30}
-        claims.append(aeterna.encode_frame(aeterna.STATE_BEGIN, json.dumps(begin).encode()) + aeterna.encode_frame(aeterna.STATE_CHUNK, b"x" * 100))
+        claims.append(aeterna.encode_frame(frames.STATE_BEGIN, json.dumps(begin).encode()) + aeterna.encode_frame(frames.STATE_CHUNK, b"x" * 100))
 
         def read_state(sock):
             aeterna.import_state(sock, max_frame_size=1 << 20, max_state_size=1 << 30, deadline=time.monotonic() + 2)

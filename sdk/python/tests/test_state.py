@@ -10,6 +10,7 @@ import unittest
 
 import support
 import aeterna
+from aeterna import frames, shared_memory, state as state_transfer  # noqa: F401
 from aeterna import ProtocolError, SharedBuffer
 
 
@@ -33,12 +34,12 @@ def transfer(obj, fmt="pickle", mechanism="auto", max_frame_size=1 << 20, **impo
         a.close()
 
 
-def raw_stream(frames):
+def raw_stream(stream):
     """A state stream from (type, payload-or-dict, fds) triples, written by a thread."""
     a, b = socket.socketpair()
 
     def write():
-        for type_, payload, fds in frames:
+        for type_, payload, fds in stream:
             if isinstance(payload, dict):
                 payload = json.dumps(payload).encode()
             aeterna.send_frame(a, type_, payload, fds)
@@ -129,23 +130,23 @@ class RoundTripTests(unittest.TestCase):
         a, b = socket.socketpair()
         support.result(support.in_thread(aeterna.export_state, a, {"x": "y" * 100000}, fmt="json", mechanism="shm"))
         reader = aeterna.FrameReader(b)
-        frames = []
+        received = []
         while True:
             try:
-                frames.append(reader.read_frame(1 << 20, time.monotonic() + 5))
+                received.append(reader.read_frame(1 << 20, time.monotonic() + 5))
             except ProtocolError:
                 break
-        regions = [f for f in frames if f.type == aeterna.STATE_REGIONS]
+        regions = [f for f in received if f.type == frames.STATE_REGIONS]
         fd = regions[0].fds[0]
-        seals = fcntl.fcntl(fd, aeterna.F_GET_SEALS)
-        self.assertEqual(seals & aeterna.SHM_SEALS, aeterna.SHM_SEALS)
+        seals = fcntl.fcntl(fd, shared_memory.F_GET_SEALS)
+        self.assertEqual(seals & shared_memory.SHM_SEALS, shared_memory.SHM_SEALS)
         with self.assertRaises(OSError):
             os.write(fd, b"x")
         with self.assertRaises(OSError):
             os.ftruncate(fd, 1)
         with self.assertRaises(OSError):
             mmap.mmap(fd, 100, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        for f in frames:
+        for f in received:
             f.close_fds()
         reader.close()
         a.close()
@@ -185,11 +186,11 @@ class RoundTripTests(unittest.TestCase):
     def test_unknown_sections_are_skipped_and_a_missing_one_gives_the_default(self):
         data = b'{"a":1}'
         b, t = raw_stream([
-            (aeterna.STATE_BEGIN, {"mechanism": "pipe", "sections": [{"name": "Other", "bytes": 3},
+            (frames.STATE_BEGIN, {"mechanism": "pipe", "sections": [{"name": "Other", "bytes": 3},
                                                                      {"name": "context", "bytes": len(data), "format": "json"}],
                                    "regions": [], "state_bytes": 3 + len(data)}, []),
-            (aeterna.STATE_CHUNK, b"xyz" + data, []),
-            (aeterna.STATE_END, {"state_bytes": 3 + len(data), "regions": 0}, []),
+            (frames.STATE_CHUNK, b"xyz" + data, []),
+            (frames.STATE_END, {"state_bytes": 3 + len(data), "regions": 0}, []),
         ])
         state = aeterna.import_state(b, deadline=time.monotonic() + 5)
         self.assertEqual(aeterna.decode_context(state), {"a": 1})
@@ -208,8 +209,8 @@ class RefusalTests(unittest.TestCase):
         leaked = open_fds() - self.fds_before
         self.assertFalse(leaked, "fds leaked: %s" % leaked)
 
-    def refused(self, frames, code, max_state_size=1 << 30, timeout=5):
-        b, t = raw_stream(frames)
+    def refused(self, stream, code, max_state_size=1 << 30, timeout=5):
+        b, t = raw_stream(stream)
         try:
             with self.assertRaises(ProtocolError) as e:
                 aeterna.import_state(b, max_state_size=max_state_size, deadline=time.monotonic() + timeout)
@@ -218,19 +219,19 @@ class RefusalTests(unittest.TestCase):
         finally:
             b.close()
             t.join()
-            for _, _, fds in frames:
+            for _, _, fds in stream:
                 for fd in fds:
                     os.close(fd)
 
     @staticmethod
     def begin(state_bytes=3, sections=None, regions=(), mechanism="pipe"):
-        return (aeterna.STATE_BEGIN, {"mechanism": mechanism,
+        return (frames.STATE_BEGIN, {"mechanism": mechanism,
                                       "sections": sections if sections is not None else [{"name": "context", "bytes": state_bytes}],
                                       "regions": list(regions), "state_bytes": state_bytes}, [])
 
     @staticmethod
     def end(state_bytes=3, regions=0):
-        return (aeterna.STATE_END, {"state_bytes": state_bytes, "regions": regions}, [])
+        return (frames.STATE_END, {"state_bytes": state_bytes, "regions": regions}, [])
 
     def test_over_max_state_size_before_any_byte(self):
         e = self.refused([self.begin(1 << 20)], "TooLarge", max_state_size=1024)
@@ -247,29 +248,29 @@ class RefusalTests(unittest.TestCase):
                       {"mechanism": "pipe", "sections": [{"name": "c", "bytes": 1.5}], "state_bytes": 1.5},
                       {"mechanism": "pipe", "sections": [{"name": "c", "bytes": True}], "state_bytes": True},
                       {"mechanism": "pipe", "sections": [], "regions": [{"name": 3, "bytes": 1}], "state_bytes": 0}):
-            self.refused([(aeterna.STATE_BEGIN, begin, [])], "Malformed")
+            self.refused([(frames.STATE_BEGIN, begin, [])], "Malformed")
 
     def test_not_starting_with_begin(self):
-        self.refused([(aeterna.STATE_CHUNK, b"abc", [])], "Malformed")
+        self.refused([(frames.STATE_CHUNK, b"abc", [])], "Malformed")
 
     def test_cut_stream(self):
-        self.refused([self.begin(), (aeterna.STATE_CHUNK, b"ab", [])], "Closed")
+        self.refused([self.begin(), (frames.STATE_CHUNK, b"ab", [])], "Closed")
 
     def test_more_chunk_bytes_than_announced(self):
-        self.refused([self.begin(), (aeterna.STATE_CHUNK, b"abcd", [])], "Malformed")
+        self.refused([self.begin(), (frames.STATE_CHUNK, b"abcd", [])], "Malformed")
 
     def test_end_disagrees_with_begin(self):
-        self.refused([self.begin(), (aeterna.STATE_CHUNK, b"abc", []), self.end(4)], "Malformed")
-        self.refused([self.begin(), (aeterna.STATE_CHUNK, b"abc", []), self.end(3, regions=1)], "Malformed")
+        self.refused([self.begin(), (frames.STATE_CHUNK, b"abc", []), self.end(4)], "Malformed")
+        self.refused([self.begin(), (frames.STATE_CHUNK, b"abc", []), self.end(3, regions=1)], "Malformed")
 
     def test_end_too_early(self):
-        self.refused([self.begin(), (aeterna.STATE_CHUNK, b"ab", []), self.end()], "Malformed")
+        self.refused([self.begin(), (frames.STATE_CHUNK, b"ab", []), self.end()], "Malformed")
 
     def test_bad_chunk_crc(self):
         a, b = socket.socketpair()
-        frame = bytearray(aeterna.encode_frame(aeterna.STATE_CHUNK, b"abc"))
+        frame = bytearray(aeterna.encode_frame(frames.STATE_CHUNK, b"abc"))
         frame[-1] ^= 0xFF
-        aeterna.send_json(a, aeterna.STATE_BEGIN, self.begin()[1])
+        frames.send_json(a, frames.STATE_BEGIN, self.begin()[1])
         a.sendall(bytes(frame))
         with self.assertRaises(ProtocolError) as e:
             aeterna.import_state(b, deadline=time.monotonic() + 5)
@@ -281,50 +282,50 @@ class RefusalTests(unittest.TestCase):
         fd = os.memfd_create("unsealed", os.MFD_ALLOW_SEALING)
         os.ftruncate(fd, 4096)
         self.refused([self.begin(0, sections=[], regions=[{"name": "r", "bytes": 4096}]),
-                      (aeterna.STATE_REGIONS, b"", [fd]), self.end(0, 1)], "Malformed")
+                      (frames.STATE_REGIONS, b"", [fd]), self.end(0, 1)], "Malformed")
 
     def test_region_that_is_not_a_memfd(self):
         r, w = os.pipe()
         os.close(w)
         self.refused([self.begin(0, sections=[], regions=[{"name": "r", "bytes": 0}]),
-                      (aeterna.STATE_REGIONS, b"", [r]), self.end(0, 1)], "Malformed")
+                      (frames.STATE_REGIONS, b"", [r]), self.end(0, 1)], "Malformed")
 
     def test_region_of_the_wrong_size(self):
         buf = SharedBuffer(4096, "r")
         fd = os.dup(buf.fileno())
         buf.close()
         self.refused([self.begin(0, sections=[], regions=[{"name": "r", "bytes": 8192}]),
-                      (aeterna.STATE_REGIONS, b"", [fd]), self.end(0, 1)], "Malformed")
+                      (frames.STATE_REGIONS, b"", [fd]), self.end(0, 1)], "Malformed")
 
     def test_fewer_region_fds_than_announced(self):
         buf = SharedBuffer(4096, "r")
         fd = os.dup(buf.fileno())
         buf.close()
         self.refused([self.begin(0, sections=[], regions=[{"name": "r", "bytes": 4096}, {"name": "s", "bytes": 4096}]),
-                      (aeterna.STATE_REGIONS, b"", [fd]), self.end(0, 2)], "Malformed")
+                      (frames.STATE_REGIONS, b"", [fd]), self.end(0, 2)], "Malformed")
 
     def test_shm_state_without_write_seal(self):
         fd = os.memfd_create("state", os.MFD_ALLOW_SEALING)
         os.write(fd, b"abc")
-        fcntl.fcntl(fd, aeterna.F_ADD_SEALS, aeterna.F_SEAL_SHRINK | aeterna.F_SEAL_GROW)
-        e = self.refused([self.begin(mechanism="shm"), (aeterna.STATE_REGIONS, b"", [fd]), self.end()], "Malformed")
+        fcntl.fcntl(fd, shared_memory.F_ADD_SEALS, shared_memory.F_SEAL_SHRINK | shared_memory.F_SEAL_GROW)
+        e = self.refused([self.begin(mechanism="shm"), (frames.STATE_REGIONS, b"", [fd]), self.end()], "Malformed")
         self.assertIn("seals", str(e))
 
     def test_shm_state_of_the_wrong_size(self):
         fd = os.memfd_create("state", os.MFD_ALLOW_SEALING)
         os.write(fd, b"abcdef")
-        fcntl.fcntl(fd, aeterna.F_ADD_SEALS, aeterna.SHM_SEALS)
-        self.refused([self.begin(mechanism="shm"), (aeterna.STATE_REGIONS, b"", [fd]), self.end()], "Malformed")
+        fcntl.fcntl(fd, shared_memory.F_ADD_SEALS, shared_memory.SHM_SEALS)
+        self.refused([self.begin(mechanism="shm"), (frames.STATE_REGIONS, b"", [fd]), self.end()], "Malformed")
 
     def test_stalled_exporter_times_out(self):
         started = time.monotonic()
         self.refused_open_stream([self.begin()], "Timeout", timeout=0.3)
         self.assertLess(time.monotonic() - started, 3)
 
-    def refused_open_stream(self, frames, code, timeout):
+    def refused_open_stream(self, stream, code, timeout):
         a, b = socket.socketpair()
-        for type_, payload, fds in frames:
-            aeterna.send_json(a, type_, payload, fds)
+        for type_, payload, fds in stream:
+            frames.send_json(a, type_, payload, fds)
         with self.assertRaises(ProtocolError) as e:
             aeterna.import_state(b, deadline=time.monotonic() + timeout)
         self.assertEqual(e.exception.code, code)
@@ -337,7 +338,7 @@ class RefusalTests(unittest.TestCase):
         buf.close()
         b, t = raw_stream([self.begin(3, sections=[{"name": "context", "bytes": 3, "format": "json"}],
                                       regions=[{"name": "r", "bytes": 4096}]),
-                           (aeterna.STATE_CHUNK, b"{{{", []), (aeterna.STATE_REGIONS, b"", [fd]), self.end(3, 1)])
+                           (frames.STATE_CHUNK, b"{{{", []), (frames.STATE_REGIONS, b"", [fd]), self.end(3, 1)])
         state = aeterna.import_state(b, deadline=time.monotonic() + 5)
         with self.assertRaises(ProtocolError) as e:
             aeterna.decode_context(state)

@@ -43,15 +43,10 @@ public sealed class ExampleConfigTests(ITestOutputHelper output)
         string config = dir.File("aeterna.yaml");
         File.Copy(Path.Combine(Repo.Root, "tests", "Aeterna.Tool.Tests", "Configuration", "Examples", example), config);
         dir.Write(agent, Agent);
-        // The configs name `python` and `python3`: Debian's, whatever else is first on PATH.
-        Directory.CreateDirectory(dir.File("bin"));
-        File.CreateSymbolicLink(dir.File("bin/python"), "/usr/bin/python3");
-        File.CreateSymbolicLink(dir.File("bin/python3"), "/usr/bin/python3");
-        var env = new Dictionary<string, string>
-        {
-            ["PATH"] = $"{dir.File("bin")}:{Environment.GetEnvironmentVariable("PATH")}",
-            ["PYTHONPATH"] = Path.Combine(Repo.Root, "sdk", "python"),
-        };
+        // The configs name `python` and `python3`: Debian's with the aeterna package installed,
+        // whatever else is first on PATH.
+        PythonVenv.WriteLaunchers(dir.File("bin"));
+        var env = new Dictionary<string, string> { ["PATH"] = $"{dir.File("bin")}:{Environment.GetEnvironmentVariable("PATH")}" };
 
         // A private loopback and /tmp; the temp directory, itself under /tmp, is bound back in.
         string[] isolated = ["unshare", "--net", "--mount", "--fork", "--kill-child", "sh", "-c",

@@ -21,8 +21,7 @@ public sealed partial class PythonAgentTests(ITestOutputHelper output)
 
     private static string Agent => Path.Combine(Repo.Root, "samples", "python-agent", "agent.py");
 
-    /// <summary>Debian's python3 with the installed aeterna package (test.sh makes it: scripts/python-venv.sh).</summary>
-    private static string Python => Path.Combine(Repo.Root, "artifacts", "python-venv", "bin", "python3");
+    private static string Python => PythonVenv.Interpreter;
 
     [Fact]
     public async Task Python_agent_relays_5_times_under_load_with_every_session_and_the_embedding_cache_intact()

@@ -122,6 +122,47 @@ public sealed class ConnectionHandoverTests : IAsyncDisposable
         Assert.Null(await client.ReadLineAsync()); // the next generation saw the end and closed its side
     }
 
+    [Fact]
+    public async Task Without_connections_in_the_freeze_the_connection_is_held_unserved_and_served_again_on_resume()
+    {
+        var old = Generation(1, new LineCounter(1));
+        using var client = await ConnectAsync(old);
+        Assert.Equal("1 1 a", await client.AskAsync("a"));
+
+        var (exporterEnd, importerEnd) = FrameChannel.CreatePair();
+        using (importerEnd)
+        {
+            using (exporterEnd)
+                await old.SendAsync(FrameType.Freeze, new FreezeMessage(1, "pipe", 10_000, Connections: false), ProtocolJson.Default.FreezeMessage, exporterEnd);
+            using var importer = FrameChannel.FromHandle(importerEnd);
+            while (true)
+            {
+                using var frame = await importer.ReceiveAsync().WaitAsync(PlayedGeneration.Timeout);
+                Assert.NotEqual(FrameType.Connections, frame.Type); // an importer without the capability never sees one
+                if (frame.Type == FrameType.StateEnd) break;
+            }
+        }
+        Assert.Equal(0, (await old.ExpectAsync(FrameType.Frozen, ProtocolJson.Default.FrozenMessage)).Connections);
+        await client.SendAsync("b\n"); // waits: the frozen generation does not serve from the state it handed over
+
+        await old.SendAsync(FrameType.Resume, new ResumeMessage(1, "test"), ProtocolJson.Default.ResumeMessage);
+        await old.ExpectAsync(FrameType.Accepting, ProtocolJson.Default.AcceptingMessage);
+        Assert.Equal("1 2 b", await client.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task A_generation_that_stops_ends_the_connections_it_serves_in_their_protocols_words()
+    {
+        var old = Generation(1, new LineCounter(1));
+        using var client = await ConnectAsync(old);
+        await client.SendAsync("a\nunfinished");
+        Assert.Equal("1 1 a", await client.ReadLineAsync());
+
+        await old.Connections.StopAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal("BYE stopping", await client.ReadLineAsync());
+        Assert.Null(await client.ReadLineAsync());
+    }
+
     /// <summary>
     /// The supervisor's part of one hand-over (docs/protocol.md 7.4): IMPORT and FREEZE with the
     /// transfer socket, FROZEN and PREPARED, then <paramref name="during"/> (no generation serves

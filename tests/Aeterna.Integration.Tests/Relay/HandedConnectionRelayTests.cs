@@ -86,6 +86,64 @@ public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
         Assert.Equal(2, reply.Total); // the state crossed even though the connection did not
     }
 
+    [Fact]
+    public async Task Connections_past_the_next_generations_fd_limit_are_refused_and_ended_by_the_old_one_the_rest_cross()
+    {
+        using var dir = new TempDirectory();
+        int port = FreePort.Get();
+        // 230 fds for each generation (a .NET host opens some 130 itself): the old one holds 60
+        // connections; the new one, after its own fds and the 64 it keeps in reserve, has room
+        // for some of them only.
+        var config = (Counter(port, soak: "0s") with { Command = ["prlimit", "--nofile=230:230", "dotnet", TestApps.CounterApp] }).WriteTo(dir);
+        await using var supervisor = SupervisorProcess.Start(config, output);
+        await supervisor.WaitForActiveAsync(1);
+        var clients = new List<CounterClient>();
+        try
+        {
+            for (int i = 0; i < 60; i++)
+            {
+                var client = await CounterClient.ConnectAsync(port);
+                clients.Add(client);
+                Assert.Equal(1, (await client.AskAsync($"hello {i}")).Generation);
+            }
+
+            var (code, report) = await supervisor.RelayAsync("--soak", "0");
+            output.WriteLine(report.ToString());
+            Assert.True(code == 0, $"relay exited {code}: {report}");
+            var handed = report.GetProperty("handover").GetProperty("connections");
+            int adopted = handed.GetProperty("adopted").GetInt32(), refused = handed.GetProperty("refused").GetInt32();
+            Assert.Equal(60, handed.GetProperty("handed").GetInt32());
+            Assert.Equal(60, adopted + refused);
+            Assert.True(adopted > 0 && refused > 0, $"expected the fd limit to cut the 60 connections in two, got {adopted} adopted and {refused} refused");
+            Assert.Contains("fd_limit", handed.GetProperty("reasons").GetString());
+
+            // Each client learns its fate: the refused ones get the old generation's goodbye and
+            // the end of the stream, the adopted ones are answered by the new generation, turn 2.
+            int ended = 0, crossed = 0;
+            foreach (var client in clients)
+            {
+                await client.SendAsync("after\n");
+                string? line = await client.ReadLineAsync();
+                if (line == "BYE fd_limit")
+                {
+                    Assert.Null(await client.ReadLineAsync());
+                    ended++;
+                    continue;
+                }
+                var reply = Reply.Parse(line, "after");
+                Assert.Equal(2, reply.Generation);
+                Assert.Equal(2, reply.Turn);
+                crossed++;
+            }
+            Assert.Equal(refused, ended);
+            Assert.Equal(adopted, crossed);
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+        }
+    }
+
     private static TestConfig Counter(int port, string soak) => new()
     {
         Command = ["dotnet", TestApps.CounterApp], Port = port, ListenerName = "counter", Readiness = "auto", ReadyTimeout = "20s", Drain = "5s", Soak = soak,
@@ -100,7 +158,15 @@ public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
         return runs;
     }
 
-    private sealed record Reply(int Generation, int Pid, long Turn, long Total, string Line, string Sent);
+    private sealed record Reply(int Generation, int Pid, long Turn, long Total, string Line, string Sent)
+    {
+        public static Reply Parse(string? answer, string sent)
+        {
+            if (answer is null) throw new IOException($"the connection closed before '{sent}' was answered");
+            var parts = answer.Split(' ', 5);
+            return new Reply(int.Parse(parts[0]), int.Parse(parts[1]), long.Parse(parts[2]), long.Parse(parts[3]), parts[4], sent);
+        }
+    }
 
     /// <summary>One TCP connection to the counter, lines in and out.</summary>
     private sealed class CounterClient : IDisposable
@@ -123,13 +189,13 @@ public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
 
         public async Task<Reply> AskAsync(string line)
         {
-            await _socket.SendAsync(Encoding.UTF8.GetBytes(line + "\n")).WaitAsync(Timeout);
-            string answer = await ReadLineAsync() ?? throw new IOException($"the connection closed before '{line}' was answered");
-            var parts = answer.Split(' ', 5);
-            var reply = new Reply(int.Parse(parts[0]), int.Parse(parts[1]), long.Parse(parts[2]), long.Parse(parts[3]), parts[4], line);
+            await SendAsync(line + "\n");
+            var reply = Reply.Parse(await ReadLineAsync(), line);
             lock (_lock) _seen.Add(reply.Generation);
             return reply;
         }
+
+        public async Task SendAsync(string text) => await _socket.SendAsync(Encoding.UTF8.GetBytes(text)).WaitAsync(Timeout);
 
         /// <summary>Asks line after line, a few milliseconds apart, until <paramref name="stop"/>.</summary>
         public async Task<List<Reply>> TalkUntilAsync(CancellationToken stop)

@@ -38,6 +38,8 @@ internal sealed class HandedConnection
         ReadAhead = readAhead;
         Session = session;
         CameFromElsewhere = cameFromElsewhere;
+        // A received fd may share its number with a stale epoll entry of the same connection.
+        if (cameFromElsewhere) EventPolls.Forget(socket.SafeHandle);
         // Reads are non-blocking recv(2) calls after a zero-byte wait, so that only this class ever
         // takes bytes off the socket and a pause never loses any.
         socket.Blocking = false;
@@ -167,8 +169,9 @@ internal sealed class HandedConnection
             }
         }
         catch (OperationCanceledException) when (pause.IsCancellationRequested) { }
-        catch (SocketException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // A reset, or the runtime unable to wait on the socket: the handler's read says so.
             await writer.CompleteAsync(e).ConfigureAwait(false);
         }
     }
@@ -203,6 +206,7 @@ internal sealed class HandedConnection
     public void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) == 1) return;
+        EventPolls.Forget(Socket.SafeHandle);
         Socket.Dispose();
     }
 }

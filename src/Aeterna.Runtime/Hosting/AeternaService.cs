@@ -47,7 +47,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
             SdNotify.Send("READY=1");
             return;
         }
-        if (!states.IsEmpty)
+        if (!states.IsEmpty || connections.HasEndpoints)
         {
             try { await RelayRehearsal.RunAsync(states, gate, session.Welcome, cancellationToken).ConfigureAwait(false); }
             catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Aeterna.Connections;
 using Aeterna.Protocol;
 
 namespace Aeterna.Runtime.Tests.Connections;
@@ -162,6 +163,45 @@ public sealed class ConnectionHandoverTests : IAsyncDisposable
         Assert.Equal("BYE stopping", await client.ReadLineAsync());
         Assert.Null(await client.ReadLineAsync());
     }
+
+    [Fact]
+    public async Task A_connection_that_comes_back_on_the_fd_number_it_left_on_is_served()
+    {
+        // .NET never removes a socket from its epoll; close(2) does only when the connection's
+        // last fd closes, and the other generation still holds it. A hand-back often arrives on
+        // the same fd number: here it does for sure.
+        var first = new HandedConnections(new Dictionary<string, RelayConnectionHandler> { ["counter"] = new LineCounter(1) }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var second = new HandedConnections(new Dictionary<string, RelayConnectionHandler> { ["counter"] = new LineCounter(2) }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var client = new LineClient();
+        var connect = client.Socket.ConnectAsync((IPEndPoint)_listener.LocalEndpoint);
+        var accepted = await _listener.AcceptSocketAsync().WaitAsync(PlayedGeneration.Timeout);
+        await connect;
+        int number = (int)accepted.Handle;
+        first.Accepted("counter", accepted);
+        Assert.Equal("1 1 a", await client.AskAsync("a")); // waited on through epoll
+
+        var paused = Assert.Single(await first.PauseAllAsync(default));
+        var record = HandedConnections.Records([paused])[0];
+        paused.Sent = true;
+        int elsewhere = Dup(number); // the other generation's copy
+        await first.ReleaseAsync(new ReleaseMessage(1, [record.Id], []));
+        Assert.Equal(number, Dup2(elsewhere, number)); // back on the same number
+        second.Stage([new ReceivedConnection(record, new Microsoft.Win32.SafeHandles.SafeFileHandle(number, ownsHandle: true))]);
+        Close(elsewhere);
+        second.ServeAll();
+
+        Assert.Equal("2 2 b", await client.AskAsync("b"));
+        await second.StopAsync(TimeSpan.FromSeconds(1));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "dup")]
+    private static extern int Dup(int fd);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "dup2")]
+    private static extern int Dup2(int fd, int to);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close")]
+    private static extern int Close(int fd);
 
     /// <summary>
     /// The supervisor's part of one hand-over (docs/protocol.md 7.4): IMPORT and FREEZE with the

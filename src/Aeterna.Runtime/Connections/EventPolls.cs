@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace Aeterna.Connections;
+
+/// <summary>
+/// Keeps a handed socket out of this process's epoll instances where .NET would leave it behind.
+/// </summary>
+/// <remarks>
+/// .NET registers a socket in its engines' epoll (keyed by fd number and open file description)
+/// and never deletes the registration: it relies on close(2), which removes it only when the last
+/// fd of the open file description closes. A handed connection's description lives on in the
+/// other generation, so closing our fd leaves a stale entry under that fd number; when the same
+/// connection comes back (a hand-back) on the same fd number, .NET's EPOLL_CTL_ADD fails with
+/// EEXIST and the socket can never be waited on. So: delete before close, and delete before the
+/// first use of a received fd (for an entry some other code left).
+/// </remarks>
+internal static partial class EventPolls
+{
+    private const int EPOLL_CTL_DEL = 2;
+
+    private static readonly Lazy<int[]> s_instances = new(Find);
+
+    [LibraryImport("libc", EntryPoint = "epoll_ctl")]
+    private static partial int Control(int epoll, int operation, int fd, nint events);
+
+    /// <summary>Removes <paramref name="socket"/>'s fd from every epoll instance of this process (where it is not, nothing happens).</summary>
+    public static void Forget(SafeHandle socket)
+    {
+        bool added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            int fd = (int)socket.DangerousGetHandle();
+            foreach (int epoll in s_instances.Value) Control(epoll, EPOLL_CTL_DEL, fd, 0);
+        }
+        catch (ObjectDisposedException) { } // already closed
+        finally
+        {
+            if (added) socket.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// The eventpoll fds open now. .NET creates its socket engines before the first socket
+    /// operation, so by the first hand-over they are all there.
+    /// </summary>
+    private static int[] Find()
+    {
+        var found = new List<int>();
+        try
+        {
+            foreach (string path in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+            {
+                string? target;
+                try { target = new FileInfo(path).LinkTarget; }
+                catch (IOException) { continue; } // closed meanwhile
+                if (target == "anon_inode:[eventpoll]" && int.TryParse(Path.GetFileName(path), out int fd)) found.Add(fd);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return [.. found];
+    }
+}

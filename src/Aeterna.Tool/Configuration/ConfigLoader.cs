@@ -204,3 +204,19 @@ internal static class ConfigLoader
         return "Check the indentation, quotes and brackets at this position.";
     }
 }
+
+/// <summary>
+/// The outcome of reading a config: either a validated <see cref="AeternaConfig"/> and no errors,
+/// or no config and every error found in the file, in file order. The control socket the file
+/// names is set as far as it could be read, for every file that parsed as YAML, valid or not, so
+/// that `status` and `stop` reach the running supervisor while its config is being edited.
+/// </summary>
+internal sealed record ConfigLoadResult(AeternaConfig? Config, IReadOnlyList<ConfigError> Errors, string? ControlSocketPath)
+{
+    public bool Success => Config is not null;
+
+    public static ConfigLoadResult Valid(AeternaConfig config) => new(config, [], config.Control.SocketPath);
+
+    public static ConfigLoadResult Invalid(IReadOnlyList<ConfigError> errors, string? controlSocketPath = null) =>
+        errors.Count > 0 ? new(null, errors, controlSocketPath) : throw new ArgumentException("An invalid result needs at least one error.", nameof(errors));
+}

@@ -39,9 +39,7 @@ internal static class ConfigLoader
                 return Failed(file, $"{file} is a directory, not a config file.", $"Pass the file itself, e.g. -c {Path.Combine(file, "aeterna.yaml")}.");
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             var buffer = new byte[MaxFileBytes + 1];
-            int total = 0, read;
-            while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
-                total += read;
+            int total = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
             if (total > MaxFileBytes)
                 return Failed(file, $"{file} is larger than {MaxFileBytes / 1024} KiB; that is not a config file.", "Pass the right file with -c PATH.");
             bytes = buffer[..total];

@@ -172,7 +172,6 @@ internal static partial class Kinds
         at =>
         {
             var result = new List<KeyValuePair<string, string>>();
-            var seen = new Dictionary<string, Mark>(StringComparer.Ordinal);
             void Add(string key, string value, Mark place)
             {
                 if (!VariablePattern().IsMatch(key))
@@ -182,13 +181,10 @@ internal static partial class Kinds
                         key.StartsWith("WATCHDOG", StringComparison.Ordinal) ? "Remove it and set readiness.watchdog instead." : "Remove it.");
                 else if (value.Contains('\0'))
                     at.Report(place, $"the value of {key} in {at.Path} contains a NUL character.", "Remove the \\0 escape.");
-                else if (seen.TryGetValue(key, out var first))
-                    at.Report(place, $"{at.Path} sets {key} twice (first on line {first.Line}).", "Keep one of them.");
+                else if (at.Map.Claim($"{at.Path} {key}", place, key) is { } first)
+                    at.Report(place, $"{at.Path} sets {key} twice (first on line {first.At.Line}).", "Keep one of them.");
                 else
-                {
-                    seen[key] = place;
                     result.Add(new(key, value));
-                }
             }
 
             switch (at.Node)

@@ -20,7 +20,7 @@ accepting (both CLOCK_MONOTONIC). Beside it: a raw stream of the same bytes over
 a reused buffer, and one fd passed with SCM_RIGHTS (bench/rawstream.c), and, for shared memory, how
 long the new generation took to map every page readable (MADV_POPULATE_READ, after it accepted).
 
-Usage: bench/run handover [--quick] [--python] [--only python|dotnet]. Prints a table; writes
+Usage: bench/run handover [--quick] [--runs N] [--python] [--only python|dotnet]. Prints a table; writes
 bench/results/handover.json. AETERNA_BENCH_PORTS=23000-23099 keeps the listeners in a port range.
 """
 import json, os, platform, re, statistics, subprocess, sys, tempfile, time, urllib.request
@@ -35,7 +35,7 @@ COMMANDS = {"dotnet": ["dotnet", APP], "python": [PYTHON, PYTHON_APP]}
 QUICK = "--quick" in sys.argv
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 RUNTIMES = [r for r in (["dotnet"] + (["python"] if "--python" in sys.argv or ONLY == "python" else [])) if ONLY in (None, r)]
-RUNS = 5 if QUICK else 15
+RUNS = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5 if QUICK else 15
 GIB = 1 << 30
 
 

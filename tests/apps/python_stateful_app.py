@@ -5,7 +5,7 @@ format). Its context is a dict of string items and at most one torch tensor in s
 SharedTensor, float32), which crosses every relay by fd:
 
   GET  /                          {"pid", "generation", "items"}
-  PUT  /items/{key}               stores the body
+  PUT  /items/{key}               stores the body; {"stored": key}
   GET  /items/{key}               the body back, 404 if unknown
   POST /tensor?bytes=N&seed=S     a new tensor of N bytes, value i = i * 0.25 + S (as float32)
   GET  /tensor                    its size, CRC-32C, the memfd's identity, where its pages are
@@ -104,8 +104,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 5
 
-    def log_message(self, *args):
-        pass
+    def log_request(self, *args):
+        pass                          # no access log; errors (log_error) still go to stderr
 
     def reply(self, status, body, content_type="application/json"):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -131,7 +131,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if item and method == "PUT":
                 with lock:
                     state["items"][item.group(1)] = body.decode()
-                return self.reply(204, b"")
+                return self.reply(200, {"stored": item.group(1)})
             if item and method == "GET":
                 value = state["items"].get(item.group(1))
                 return self.reply(404, {"error": "unknown"}) if value is None else self.reply(200, value.encode(), "text/plain")

@@ -57,12 +57,14 @@ mypy_code=${PIPESTATUS[0]}
 set -e
 [ "$code" -eq 0 ] || status=$code
 if [ "$mypy_code" -ne 0 ]; then status=$mypy_code; echo "Failed: 1 (mypy --strict)" >>"$log"; fi
-# dotnet test prints "Failed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12" per test assembly.
-# pytest ends with "== 81 passed, 1 failed in 8.70s ==".
-passed=$(( $(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}') \
-  + $(grep -E '^=+ .* in [0-9.]+s' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}') ))
-failed=$(( $(grep -Eo 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}') \
-  + $(grep -E '^=+ .* in [0-9.]+s' "$log" | grep -Eo '[0-9]+ (failed|error)' | awk '{s += $1} END {print s + 0}') ))
+# dotnet test prints "Failed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12" per test assembly;
+# pytest ends with "== 81 passed, 1 failed in 8.70s ==". One awk, no pipeline: under pipefail a
+# grep that finds nothing (no "failed" when all passed) would end the script.
+read -r passed failed < <(awk '
+  function number(pattern) { if (!match($0, pattern)) return 0; s = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", s); return s + 0 }
+  /^=+ .* in [0-9.]+s/ { p += number("[0-9]+ passed"); f += number("[0-9]+ failed") + number("[0-9]+ error"); next }
+  { p += number("Passed: +[0-9]+"); f += number("Failed: +[0-9]+") }
+  END { print p + 0, f + 0 }' "$log")
 rm -f "$log"
 echo "$passed passed, $failed failed"
 exit "$status"

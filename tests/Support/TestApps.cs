@@ -17,6 +17,9 @@ internal static class TestApps
     /// <summary>The stateful .NET test app (Aeterna.Runtime): a key-value store and a RelayMemory block; STATEFUL_MODE injects faults.</summary>
     public static string StatefulApp => Path.Combine(Apps, "StatefulApp", "bin", Repo.Configuration, "net10.0", "StatefulApp.dll");
 
+    /// <summary>A raw TCP line counter (no HTTP) whose connections are handed to the next generation at every relay; COUNTER_MODE injects faults.</summary>
+    public static string CounterApp => Path.Combine(Apps, "CounterApp", "bin", Repo.Configuration, "net10.0", "CounterApp.dll");
+
     /// <summary>Debian's unmodified gunicorn serving a WSGI app; it takes fd 3 through LISTEN_FDS and sends READY=1 itself.</summary>
     public static IReadOnlyList<string> GunicornCommand() =>
         ["gunicorn", "--workers", "2", "--graceful-timeout", "10", "--chdir", Apps, "gunicorn_app:app"];

@@ -7,8 +7,11 @@ internal sealed record TestConfig
 {
     public required IReadOnlyList<string> Command { get; init; }
 
-    /// <summary>Loopback TCP port for the "http" listener; null for none.</summary>
+    /// <summary>Loopback TCP port for the listener; null for none.</summary>
     public int? Port { get; init; }
+
+    /// <summary>The listener's name.</summary>
+    public string ListenerName { get; init; } = "http";
 
     public string Readiness { get; init; } = "notify";
 
@@ -47,7 +50,7 @@ internal sealed record TestConfig
         if (Port is { } port)
         {
             y.AppendLine("listeners:");
-            y.AppendLine("  - name: http");
+            y.AppendLine($"  - name: {ListenerName}");
             y.AppendLine($"    address: tcp://127.0.0.1:{port}");
         }
         y.AppendLine("readiness:");

@@ -1,3 +1,4 @@
+using Aeterna.Connections;
 using Aeterna.Hosting;
 using Aeterna.Kestrel;
 using Aeterna.Kestrel.LongLived;
@@ -37,6 +38,9 @@ public static class AeternaHostingExtensions
         services.AddSingleton<LongLivedConnections>();
         services.AddSingleton<RequestGate>();
         services.AddSingleton<IServingGate, KestrelServingGate>();
+        services.AddSingleton(static sp => new HandedConnections(
+            sp.GetServices<ConnectionEndpoint>().DistinctBy(e => e.Name).ToDictionary(e => e.Name, e => e.CreateHandler(sp), StringComparer.Ordinal),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Aeterna.Connections")));
         services.AddSingleton(sp => RelayStateRegistration.BuildSet(sp, sp.GetServices<RelayStateRegistration>()));
         services.AddSingleton<IConnectionListenerFactory>(sp => new GatedListenerFactory(
             new SocketTransportFactory(sp.GetRequiredService<IOptions<SocketTransportOptions>>(), sp.GetRequiredService<ILoggerFactory>()),

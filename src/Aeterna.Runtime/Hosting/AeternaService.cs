@@ -1,3 +1,4 @@
+using Aeterna.Connections;
 using Aeterna.Kestrel;
 using Aeterna.Protocol;
 using Aeterna.Relay;
@@ -14,7 +15,7 @@ namespace Aeterna.Hosting;
 /// or only after the predecessor's state is imported; once the host has started it reports ready
 /// and follows the supervisor's hand-over frames, reporting its health as it goes.
 /// </summary>
-internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, IServingGate gate, RequestGate requests, AeternaContext context, IServiceProvider services, ILogger<AeternaService> logger) : IHostedLifecycleService
+internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, IServingGate gate, RequestGate requests, HandedConnections connections, AeternaContext context, IServiceProvider services, ILogger<AeternaService> logger) : IHostedLifecycleService
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task _participant = Task.CompletedTask;
@@ -23,7 +24,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var session = await SupervisorSession.ConnectAsync(!states.IsEmpty, [.. states.Entries.Select(e => e.Name)], RelaySchema.ManifestJson, cancellationToken).ConfigureAwait(false);
+        var session = await SupervisorSession.ConnectAsync(!states.IsEmpty || connections.HasEndpoints, [.. states.Entries.Select(e => e.Name)], RelaySchema.ManifestJson, cancellationToken).ConfigureAwait(false);
         context.Session = session;
         if (session is null)
         {
@@ -57,7 +58,7 @@ internal sealed class AeternaService(RelayStateSet states, AcceptGate accepts, I
         }
         var health = new HealthReporter(session, requests, services.GetService(typeof(HealthCheckService)) as HealthCheckService, logger);
         await health.WarmUpAsync(cancellationToken).ConfigureAwait(false);
-        var participant = new RelayParticipant(session, states, gate, logger);
+        var participant = new RelayParticipant(session, states, gate, logger, connections);
         context.Participant = participant;
         _participant = participant.RunAsync(_stopping.Token);
         _health = health.RunAsync(_stopping.Token);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Aeterna.Connections;
 using Aeterna.Protocol;
 using Aeterna.State;
 using Microsoft.Extensions.Logging;
@@ -17,11 +18,19 @@ namespace Aeterna.Relay;
 /// <item>RESUME (the frozen old generation, when the relay failed): serve again on the state it
 /// froze with, answer ACCEPTING;</item>
 /// <item>ABORT: the transfer is off; nothing read is used.</item>
+/// <item>RELEASE (the frozen old generation, after the new one's COMMIT): close the connections
+/// the new one adopted, end the ones it refused.</item>
 /// </list>
+/// The connections of handed-connection endpoints follow the state: paused at FREEZE (and sent
+/// when FREEZE says <c>connections</c>), adopted at IMPORT, served at COMMIT or RESUME.
 /// Any failure is answered with FAILED and the supervisor decides what happens next.
 /// </summary>
-internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet states, IServingGate gate, ILogger logger)
+internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet states, IServingGate gate, ILogger logger, HandedConnections? handed = null)
 {
+    /// <summary>File descriptors an importer keeps for its own work when it takes connections (docs/protocol.md, "The fd limit").</summary>
+    private const int FdReserve = 64;
+
+    private readonly HandedConnections _connections = handed ?? HandedConnections.None;
     private readonly StateBuffer _buffer = new();
     private IReadOnlyList<MemoryRegion> _handedOver = [];
     private IReadOnlyList<MemoryRegion> _imported = [];
@@ -54,8 +63,10 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
                     case FrameType.Import: await ImportAsync(frame, stopping).ConfigureAwait(false); break;
                     case FrameType.Commit: await ServeAsync(frame.Read(ProtocolJson.Default.CommitMessage).Transfer, "commit", stopping).ConfigureAwait(false); break;
                     case FrameType.Resume: await ServeAsync(frame.Read(ProtocolJson.Default.ResumeMessage).Transfer, "resume", stopping).ConfigureAwait(false); break;
+                    case FrameType.Release: await ReleaseAsync(frame.Read(ProtocolJson.Default.ReleaseMessage)).ConfigureAwait(false); break;
                     case FrameType.Abort:
                         var abort = frame.Read(ProtocolJson.Default.AbortMessage);
+                        _connections.DiscardStaged();
                         logger.LogWarning("aeterna: transfer {Transfer} aborted by the supervisor: {Reason}", abort.Transfer, abort.Reason);
                         break;
                     default:
@@ -85,8 +96,12 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             {
                 throw new TimeoutException($"requests were still in flight after {freeze.DeadlineMs:0} ms (state_handoff.timeout)");
             }
+            // Handed connections reach a boundary within the same deadline, and are held from now on
+            // whether they are sent or not: none is served from the state being handed over.
+            var paused = await _connections.PauseAllAsync(deadline.Token).ConfigureAwait(false);
             double quiesce = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            var result = await StateExport.ExportAsync(transfer, states, _buffer, freeze.Mechanism, session.Welcome.MaxFrameSize, deadline.Token).ConfigureAwait(false);
+            var result = await StateExport.ExportAsync(transfer, states, _buffer, freeze.Mechanism, session.Welcome.MaxFrameSize, deadline.Token,
+                freeze.Connections ? paused : null).ConfigureAwait(false);
             _handedOver = result.Regions;
             await session.SendAsync(FrameType.Frozen, new FrozenMessage
             {
@@ -98,12 +113,15 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
                 StateBytes = result.StateBytes,
                 Regions = result.Regions.Count,
                 RegionBytes = result.RegionBytes,
+                Connections = result.Connections,
+                ConnectionBytes = result.ConnectionBytes,
             }, ProtocolJson.Default.FrozenMessage, stopping).ConfigureAwait(false);
             // The next generation owns these pages now. Protected after FROZEN, not before: mprotect
             // costs about 30 ms per GiB here, which would otherwise be spent while new connections
             // wait. The next frame (RESUME included) is read only after this.
             foreach (var region in result.Regions) region.SetReadOnly(true);
-            logger.LogInformation("aeterna: frozen; exported {Bytes} bytes ({Mechanism}) and {Regions} memory region(s) in {Ms:0.0} ms", result.StateBytes, result.Mechanism, result.Regions.Count, result.Milliseconds);
+            logger.LogInformation("aeterna: frozen; exported {Bytes} bytes ({Mechanism}), {Regions} memory region(s) and {Connections} connection(s) in {Ms:0.0} ms",
+                result.StateBytes, result.Mechanism, result.Regions.Count, result.Connections, result.Milliseconds);
         }
         catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException or TimeoutException or OperationCanceledException)
         {
@@ -121,16 +139,22 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
         deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, session.Welcome.TimeoutMs)));
         try
         {
+            // Each connection costs an fd: receive no more than this process may still open; the
+            // ones dropped at the limit are refused (their exporter still holds them).
+            if (import.Connections) transfer.FdBudget = FileDescriptors.Available(FdReserve);
             // A frozen generation taking its state back must be able to resume if that fails:
             // it validates everything before touching its live state.
-            var result = await StateImport.ImportAsync(transfer, states, session.Welcome.MaxStateSize, validateFirst: _frozen, deadline.Token).ConfigureAwait(false);
+            var result = await StateImport.ImportAsync(transfer, states, session.Welcome.MaxStateSize, validateFirst: _frozen, deadline.Token, import.Connections).ConfigureAwait(false);
             foreach (string skipped in result.SkippedSections)
                 logger.LogWarning("aeterna: the previous generation had state '{Section}', which this version does not register; it was dropped", skipped);
             _imported = result.Regions;
-            await session.SendAsync(FrameType.Prepared, new PreparedMessage(import.Transfer, result.Milliseconds, result.StateBytes, result.Regions.Count),
+            var decided = import.Connections ? _connections.Stage(result.Connections) : null;
+            await session.SendAsync(FrameType.Prepared, new PreparedMessage(import.Transfer, result.Milliseconds, result.StateBytes, result.Regions.Count, decided),
                 ProtocolJson.Default.PreparedMessage, stopping).ConfigureAwait(false);
-            logger.LogInformation("aeterna: imported {Bytes} bytes ({Mechanism}) and {Regions} memory region(s) from generation {From} in {Ms:0.0} ms",
-                result.StateBytes, result.Mechanism, result.Regions.Count, import.FromGeneration, result.Milliseconds);
+            logger.LogInformation("aeterna: imported {Bytes} bytes ({Mechanism}), {Regions} memory region(s) and {Adopted} connection(s) ({Refused} refused) from generation {From} in {Ms:0.0} ms",
+                result.StateBytes, result.Mechanism, result.Regions.Count, decided?.Adopted.Length ?? 0, decided?.Refused.Length ?? 0, import.FromGeneration, result.Milliseconds);
+            foreach (var refused in decided?.Refused ?? [])
+                logger.LogWarning("aeterna: refused handed connection {Id} ({Reason}): {Detail}", refused.Id, refused.Reason, refused.Detail);
         }
         catch (Exception e) when (e is ProtocolException or RelayFormatException or IOException or OperationCanceledException)
         {
@@ -146,6 +170,7 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             foreach (var region in _handedOver) region.SetReadOnly(false);
         _handedOver = [];
         _frozen = false;
+        _connections.ServeAll();
         long accepting = gate.StartAccepting();
         await session.SendAsync(FrameType.Accepting, new AcceptingMessage(transfer, accepting), ProtocolJson.Default.AcceptingMessage, stopping).ConfigureAwait(false);
         logger.LogInformation("aeterna: serving ({Why} of transfer {Transfer})", why, transfer);
@@ -169,6 +194,16 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             await session.SendAsync(FrameType.Status, new StatusMessage($"memory regions readable: {bytes} bytes mapped in {ms:0.###} ms"), ProtocolJson.Default.StatusMessage, stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ProtocolException or OperationCanceledException or ObjectDisposedException) { } // the session ended first (the rehearsal's does)
+    }
+
+    /// <summary>RELEASE: the next generation committed; what it adopted is its own now.</summary>
+    private async Task ReleaseAsync(ReleaseMessage release)
+    {
+        int adopted = release.Adopted?.Length ?? 0, refused = release.Refused?.Length ?? 0;
+        logger.LogInformation("aeterna: transfer {Transfer} released: {Adopted} connection(s) adopted by the next generation, {Refused} refused (ended here)", release.Transfer, adopted, refused);
+        // Ending refused connections writes to clients: in the background, not in the session's loop.
+        await Task.Yield();
+        _ = _connections.ReleaseAsync(release);
     }
 
     private Task FailAsync(int transfer, Exception e, CancellationToken stopping)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Aeterna.Connections;
 using Aeterna.Interop;
 using Aeterna.Protocol;
 using Aeterna.Serialization;
@@ -8,7 +9,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Aeterna.Relay;
 
 /// <summary>What an export sent.</summary>
-internal sealed record ExportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds)
+internal sealed record ExportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds, int Connections = 0, long ConnectionBytes = 0)
 {
     public long RegionBytes => Regions.Sum(r => r.ByteLength);
 }
@@ -17,15 +18,25 @@ internal sealed record ExportResult(string Mechanism, long StateBytes, IReadOnly
 /// Writes the app's state to the importing generation over the transfer socket
 /// (docs/protocol.md, "State transfer"): StateBegin, the bytes (StateChunk frames for
 /// <c>pipe</c>, one sealed memfd for <c>shm</c>), StateRegions (the fds of every RelayMemory),
-/// StateEnd. State never passes through the supervisor.
+/// CONNECTIONS (the sockets of handed connections, with their read-ahead and session), StateEnd.
+/// State never passes through the supervisor.
 /// </summary>
 internal static class StateExport
 {
     /// <summary>With mechanism <c>auto</c>, state of this size or more goes through a memfd instead of the socket.</summary>
     public const int ShmThreshold = 1 << 20;
 
-    public static async Task<ExportResult> ExportAsync(FrameChannel transfer, RelayStateSet states, StateBuffer buffer, string mechanism, int maxChunk, CancellationToken cancel)
+    public static async Task<ExportResult> ExportAsync(FrameChannel transfer, RelayStateSet states, StateBuffer buffer, string mechanism, int maxChunk, CancellationToken cancel,
+        IReadOnlyList<HandedConnection>? connections = null)
     {
+        // Packed first: STATE_BEGIN announces how many connections follow and their bytes. A record
+        // too large for one frame stays here, and is ended here at RELEASE (in neither list).
+        connections ??= [];
+        var tooLarge = new List<int>();
+        var frames = ConnectionFrames.Pack(HandedConnections.Records(connections), maxChunk, tooLarge);
+        int sentConnections = frames.Sum(f => f.Records.Count);
+        long connectionBytes = frames.Sum(f => (long)f.Payload.Length);
+
         var started = Stopwatch.GetTimestamp();
         var regions = new RegionCollector();
         var sections = Serialize(states, buffer, regions);
@@ -42,6 +53,8 @@ internal static class StateExport
             Sections = [.. sections],
             Regions = [.. regions.Regions.Select(r => new StateRegion(r.Name, r.ByteLength))],
             StateBytes = bytes,
+            Connections = sentConnections,
+            ConnectionBytes = connectionBytes,
         }, ProtocolJson.Default.StateBeginMessage, cancel: cancel).ConfigureAwait(false);
 
         SafeFileHandle? stateFile = null;
@@ -64,13 +77,21 @@ internal static class StateExport
             for (int i = 0; i < fds.Count; i += FrameHeader.MaxFds)
                 await transfer.SendAsync(FrameType.StateRegions, ReadOnlyMemory<byte>.Empty, fds.Skip(i).Take(FrameHeader.MaxFds).ToList(), cancel).ConfigureAwait(false);
 
-            await transfer.SendAsync(FrameType.StateEnd, new StateEndMessage(bytes, regions.Regions.Count), ProtocolJson.Default.StateEndMessage, cancel: cancel).ConfigureAwait(false);
+            foreach (var (payload, records) in frames)
+            {
+                var sockets = records.Select(i => (System.Runtime.InteropServices.SafeHandle)connections[i].Socket.SafeHandle).ToList();
+                // From here the next generation may adopt it: this one writes to it no more until RELEASE or RESUME says.
+                foreach (int i in records) connections[i].Sent = true;
+                await transfer.SendAsync(FrameType.Connections, payload, sockets, cancel).ConfigureAwait(false);
+            }
+
+            await transfer.SendAsync(FrameType.StateEnd, new StateEndMessage(bytes, regions.Regions.Count, sentConnections), ProtocolJson.Default.StateEndMessage, cancel: cancel).ConfigureAwait(false);
         }
         finally
         {
             stateFile?.Dispose(); // the importer holds its own copy of the fd now
         }
-        return new ExportResult(used, bytes, regions.Regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new ExportResult(used, bytes, regions.Regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, sentConnections, connectionBytes);
     }
 
     /// <summary>Each state object into <paramref name="buffer"/>, one section after another.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Aeterna.Connections;
 using Aeterna.Interop;
 using Aeterna.Protocol;
 using Aeterna.Serialization;
@@ -8,7 +9,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Aeterna.Relay;
 
 /// <summary>What an import read and applied.</summary>
-internal sealed record ImportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds, IReadOnlyList<string> SkippedSections);
+/// <remarks><see cref="Connections"/> are the handed connections received; the caller owns their fds.</remarks>
+internal sealed record ImportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds, IReadOnlyList<string> SkippedSections,
+    IReadOnlyList<ReceivedConnection> Connections);
 
 /// <summary>
 /// Reads state from the exporting generation (docs/protocol.md, "State transfer") and applies it
@@ -25,15 +28,23 @@ internal static class StateImport
     /// <summary>
     /// Receives a whole state and applies it. With <paramref name="validateFirst"/> every section
     /// is first read into a scratch instance before the live ones are touched: for a generation that
-    /// keeps serving if the import fails (the old one taking its state back on rollback).
+    /// keeps serving if the import fails (the old one taking its state back on rollback). With
+    /// <c>connections</c> (IMPORT's), the transfer may carry CONNECTIONS frames; they are checked
+    /// and returned with their fds, for the caller to adopt or refuse.
     /// </summary>
-    public static async Task<ImportResult> ImportAsync(FrameChannel transfer, RelayStateSet states, long maxStateBytes, bool validateFirst, CancellationToken cancel)
+    public static async Task<ImportResult> ImportAsync(FrameChannel transfer, RelayStateSet states, long maxStateBytes, bool validateFirst, CancellationToken cancel, bool connections = false)
     {
         var started = Stopwatch.GetTimestamp();
         StateBeginMessage begin;
         using (var frame = await transfer.ReceiveAsync(FrameType.StateBegin, cancel).ConfigureAwait(false))
             begin = frame.Read(ProtocolJson.Default.StateBeginMessage);
         Check(begin, maxStateBytes);
+        if (begin.Connections != 0 && !connections)
+            throw Malformed($"StateBegin announces {begin.Connections} connections, but this transfer was not granted connections");
+        var tally = new ConnectionTally(begin.Connections, begin.ConnectionBytes);
+        if (begin.StateBytes + begin.ConnectionBytes > maxStateBytes)
+            throw new ProtocolException(ProtocolError.TooLarge, $"the state is {begin.StateBytes} bytes and its connections {begin.ConnectionBytes}; the limit is {maxStateBytes} (state_handoff.max_state_size)");
+        var handed = new List<ReceivedConnection>();
 
         byte[]? received = null;
         var fds = new List<SafeFileHandle>();
@@ -53,11 +64,24 @@ internal static class StateImport
                 for (int i = 0; i < frame.FdCount; i++) fds.Add(frame.TakeFd(i));
             }
 
-            using (var end = await transfer.ReceiveAsync(FrameType.StateEnd, cancel).ConfigureAwait(false))
+            while (true)
             {
-                var message = end.Read(ProtocolJson.Default.StateEndMessage);
+                using var frame = await transfer.ReceiveAsync(cancel).ConfigureAwait(false);
+                if (frame.Type == FrameType.Connections && connections)
+                {
+                    var records = ConnectionRecord.ParseFrame(frame.Payload, frame.FdCount);
+                    tally.Add(records, frame.Payload.Length);
+                    for (int i = 0; i < records.Length; i++)
+                        handed.Add(new ReceivedConnection(records[i], frame.HasFd(i) ? frame.TakeFd(i) : null));
+                    continue;
+                }
+                if (frame.Type != FrameType.StateEnd)
+                    throw Malformed($"expected a StateEnd frame{(connections ? " or Connections" : "")} after the regions, got {frame.Type}");
+                var message = frame.Read(ProtocolJson.Default.StateEndMessage);
                 if (message.StateBytes != begin.StateBytes || message.Regions != begin.Regions.Length)
                     throw Malformed($"StateEnd says {message.StateBytes} bytes and {message.Regions} regions; StateBegin said {begin.StateBytes} and {begin.Regions.Length}");
+                tally.Finish(message.Connections);
+                break;
             }
 
             int firstRegionFd = 0;
@@ -74,10 +98,12 @@ internal static class StateImport
             }
 
             var skipped = Apply(states, begin, received, stateMapping, regions, validateFirst);
-            return new ImportResult(begin.Mechanism, begin.StateBytes, regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, skipped);
+            return new ImportResult(begin.Mechanism, begin.StateBytes, regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, skipped, handed);
         }
         catch
         {
+            // The exporter still holds every connection: closing our copies loses none.
+            foreach (var connection in handed) connection.Fd?.Dispose();
             foreach (var region in regions) region.Dispose();
             throw;
         }

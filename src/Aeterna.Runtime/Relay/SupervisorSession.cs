@@ -59,6 +59,7 @@ internal sealed class SupervisorSession : IDisposable
                 Stateful = stateful,
                 StateTypes = [.. stateTypes],
                 Schema = schema,
+                Capabilities = Capabilities.All,
             }, ProtocolJson.Default.HelloMessage, cancel: cancel).ConfigureAwait(false);
             using var answer = await channel.ReceiveAsync(cancel).ConfigureAwait(false);
             if (answer.Type == FrameType.Reject)

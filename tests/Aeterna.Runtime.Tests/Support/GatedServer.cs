@@ -18,7 +18,8 @@ namespace Aeterna.Runtime.Tests.Support;
 /// Real Kestrel on a loopback port with the <see cref="RequestGate"/> in front, as AddAeterna()
 /// puts it, and an app like any: a plain UseWebSockets() echo at /ws, Server-Sent Events at
 /// /events (each event written in two flushed halves, so that ending one mid-event would show), a
-/// request that waits until the test lets it go at /slow, and / .
+/// request that waits until the test lets it go at /slow, a failing one at /fail (500) and /throw
+/// (an exception), and / .
 /// </summary>
 internal sealed class GatedServer : IAsyncDisposable
 {
@@ -62,6 +63,8 @@ internal sealed class GatedServer : IAsyncDisposable
             await server._release.Task;
             await context.Response.WriteAsync("slow done");
         });
+        app.MapGet("/fail", () => Results.StatusCode(StatusCodes.Status500InternalServerError));
+        app.MapGet("/throw", string () => throw new InvalidOperationException("the app failed"));
         app.MapGet("/", () => "ok");
         await app.StartAsync();
         server.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());

@@ -16,8 +16,8 @@ installed). The whole API, in the order an app uses it::
         conn, addr = accepted
         ...                                           # serve; wrap state changes in client.work()
 
-An ASGI app (FastAPI, Starlette) on uvicorn: ``aeterna.uvicorn.run(app)``, or
-``python3 -m aeterna.uvicorn module:app``. Tensors in shared memory: :class:`SharedTensor`.
+An ASGI app (FastAPI, Starlette) on uvicorn: ``aeterna.asgi.run(app)``, or
+``python3 -m aeterna.asgi module:app``. Tensors in shared memory: :class:`SharedTensor`.
 
 Errors are :class:`AeternaError` subclasses whose message names the cause and the fix;
 :class:`ProtocolError` carries one of the protocol's error codes in ``.code``.

@@ -318,7 +318,7 @@ class AeternaClient:
     @property
     def accept_gate(self) -> AcceptGate:
         """The gate accept loops go through; a server with its own accept loop registers an
-        :class:`aeterna.gate.AcceptController` on it (``aeterna.uvicorn`` does)."""
+        :class:`aeterna.gate.AcceptController` on it (``aeterna.asgi`` does)."""
         return self._gate
 
     # -- readiness and accepting -----------------------------------------------------------

@@ -3,7 +3,7 @@
 Closed before READY (or COMMIT, for a generation that takes over state) and while frozen, open
 otherwise, shut for good by a drain. Accept loops that run in threads go through
 :meth:`AcceptGate.accept`; a server that owns its accept loop (uvicorn's, through
-``aeterna.uvicorn``) registers an :class:`AcceptController` that the gate pauses and resumes.
+``aeterna.asgi``) registers an :class:`AcceptController` that the gate pauses and resumes.
 """
 from __future__ import annotations
 
@@ -61,12 +61,21 @@ class AcceptGate:
         self._listener_taken = True
 
     def add_controller(self, controller: AcceptController) -> None:
-        """Registers a server's accept loop: paused at once if the gate is closed."""
+        """Registers a server's accept loop: paused at once if the gate is closed, resumed if it
+        is open (the gate may have opened, at READY or COMMIT, before the server was up; then the
+        pending ACCEPTING goes out now that accepting runs)."""
+        callback: Optional[Callable[[int], None]] = None
         with self._cond:
             self._controllers.append(controller)
             is_open = self.is_open
+            if is_open:
+                callback, self._on_running = self._on_running, None
         if not is_open:
             controller.pause()
+            return
+        running_ns = controller.resume()
+        if callback is not None:
+            callback(running_ns)
 
     def remove_controller(self, controller: AcceptController) -> None:
         with self._cond:
@@ -99,7 +108,7 @@ class AcceptGate:
             log.warning("aeterna: the app took a listener but no client.accept() ran within %.0f s "
                         "of accepting being allowed; reporting ACCEPTING anyway. Fix: accept "
                         "through client.accept() or client.serve(), or run uvicorn through "
-                        "aeterna.uvicorn", ACCEPT_LOOP_GRACE)
+                        "aeterna.asgi", ACCEPT_LOOP_GRACE)
             callback(time.monotonic_ns())
 
     def close(self) -> int:

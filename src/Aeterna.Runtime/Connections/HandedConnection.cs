@@ -1,0 +1,208 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Aeterna.Connections;
+
+/// <summary>
+/// One client socket of a handed-connection endpoint and where it stands: served by its handler
+/// (a round), paused at a boundary with its read-ahead and session (held, possibly sent to the
+/// next generation), or ended. A round reads the socket into a pipe the handler consumes; what
+/// the handler left unconsumed when it paused is the read-ahead, given first to the next round,
+/// here or in the next generation.
+/// </summary>
+/// <remarks>
+/// The socket is only ever closed with close(2) (<see cref="Socket.Dispose()"/> with no operation
+/// pending, which .NET would otherwise turn into a reset): never shut down, because the next
+/// generation may hold the same connection.
+/// </remarks>
+internal sealed class HandedConnection
+{
+    private const int ReadSize = 16 * 1024;
+
+    private readonly RelayConnectionHandler _handler;
+    private readonly ILogger _logger;
+    private Task<bool> _round = Task.FromResult(true);
+    private CancellationTokenSource? _pause;
+    private int _closed;
+
+    public HandedConnection(ulong id, string endpoint, Socket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false)
+    {
+        Id = id;
+        Endpoint = endpoint;
+        Socket = socket;
+        _handler = handler;
+        _logger = logger;
+        ReadAhead = readAhead;
+        Session = session;
+        CameFromElsewhere = cameFromElsewhere;
+        // Reads are non-blocking recv(2) calls after a zero-byte wait, so that only this class ever
+        // takes bytes off the socket and a pause never loses any.
+        socket.Blocking = false;
+        try { RemoteEndPoint = socket.RemoteEndPoint; }
+        catch (SocketException) { } // already reset by the client: the first read says so
+    }
+
+    public ulong Id { get; }
+
+    public string Endpoint { get; }
+
+    public Socket Socket { get; }
+
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Bytes from the client not handled yet: valid while paused.</summary>
+    public ReadOnlyMemory<byte> ReadAhead { get; private set; }
+
+    /// <summary>The endpoint's session: valid while paused.</summary>
+    public ReadOnlyMemory<byte> Session { get; private set; }
+
+    public bool CameFromElsewhere { get; }
+
+    /// <summary>Whether this generation sent it to the next one (and so must not write to it until told what became of it).</summary>
+    public bool Sent { get; set; }
+
+    public bool IsClosed => Volatile.Read(ref _closed) == 1;
+
+    /// <summary>Completes true when the current round paused at a boundary, false when the connection ended.</summary>
+    public Task<bool> Round => _round;
+
+    /// <summary>Starts a round: the handler serves the connection from its read-ahead, then from the socket.</summary>
+    public void Serve()
+    {
+        var pipe = new Pipe(new PipeOptions(useSynchronizationContext: false));
+        if (!ReadAhead.IsEmpty)
+        {
+            pipe.Writer.Write(ReadAhead.Span);
+            _ = pipe.Writer.FlushAsync(); // under the pause threshold: completes at once
+        }
+        ReadAhead = default;
+        var pause = new CancellationTokenSource();
+        _pause = pause;
+        var connection = new RelayConnection(this, new HandlerInput(pipe.Reader), pause.Token);
+        _round = RunAsync(pipe, connection, pause);
+    }
+
+    /// <summary>Asks the handler to stop at a boundary; completes as <see cref="Round"/> does.</summary>
+    public Task<bool> PauseAsync()
+    {
+        _pause?.Cancel();
+        return _round;
+    }
+
+    private async Task<bool> RunAsync(Pipe pipe, RelayConnection connection, CancellationTokenSource pause)
+    {
+        var fill = FillAsync(pipe.Writer, pause.Token);
+        bool failed = false;
+        try
+        {
+            await Task.Run(() => _handler.ServeAsync(connection)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (pause.IsCancellationRequested) { }
+        catch (Exception e)
+        {
+            failed = true;
+            _logger.LogWarning(e, "aeterna: the handler of endpoint '{Endpoint}' failed on connection {Id}; the connection is closed", Endpoint, Id);
+        }
+        bool paused = pause.IsCancellationRequested && !failed;
+        pause.Cancel();
+        await fill.ConfigureAwait(false);
+        connection.Detach();
+        if (!paused)
+        {
+            Close();
+            return false;
+        }
+        // Everything the handler did not consume (examined or not) goes first into the next round.
+        // Completing the writer first makes TryRead return it even when all of it was examined.
+        await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            if (pipe.Reader.TryRead(out var left))
+            {
+                ReadAhead = left.Buffer.ToArray();
+                pipe.Reader.AdvanceTo(left.Buffer.End);
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or SocketException)
+        {
+            // A handler that left a read pending, or a connection reset by the client: nothing to hand over.
+            _logger.LogWarning("aeterna: connection {Id} of endpoint '{Endpoint}' cannot pause: {Error}; it is closed", Id, Endpoint, e.Message);
+            Close();
+            return false;
+        }
+        Session = connection.Session.ToArray();
+        return true;
+    }
+
+    /// <summary>Moves the client's bytes into the pipe until the pause (or the end of the stream).</summary>
+    private async Task FillAsync(PipeWriter writer, CancellationToken pause)
+    {
+        try
+        {
+            while (!pause.IsCancellationRequested)
+            {
+                // Completes when there is something to read (or the end); takes nothing off the socket.
+                await Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, pause).ConfigureAwait(false);
+                var memory = writer.GetMemory(ReadSize);
+                int n = Socket.Receive(memory.Span, SocketFlags.None, out var error);
+                if (error == SocketError.WouldBlock) continue;
+                if (error != SocketError.Success)
+                {
+                    await writer.CompleteAsync(new SocketException((int)error)).ConfigureAwait(false);
+                    return;
+                }
+                if (n == 0)
+                {
+                    await writer.CompleteAsync().ConfigureAwait(false);
+                    return;
+                }
+                writer.Advance(n);
+                // Bytes are committed before the flush waits for the handler to catch up: a pause
+                // that cancels the wait loses none.
+                var flushed = await writer.FlushAsync(pause).ConfigureAwait(false);
+                if (flushed.IsCompleted) return;
+            }
+        }
+        catch (OperationCanceledException) when (pause.IsCancellationRequested) { }
+        catch (SocketException e)
+        {
+            await writer.CompleteAsync(e).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A round without a fill loop or a handler loop, for <see cref="RelayConnectionHandler.EndAsync"/>:
+    /// the handler may send its goodbye; then the socket is closed.
+    /// </summary>
+    public async Task EndAsync(string reason)
+    {
+        if (IsClosed) return;
+        var pipe = new Pipe(new PipeOptions(useSynchronizationContext: false));
+        if (!ReadAhead.IsEmpty) pipe.Writer.Write(ReadAhead.Span);
+        await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+        using var ended = new CancellationTokenSource();
+        ended.Cancel();
+        var connection = new RelayConnection(this, new HandlerInput(pipe.Reader), ended.Token);
+        try
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _handler.EndAsync(connection, reason).WaitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("aeterna: ending connection {Id} of endpoint '{Endpoint}' ({Reason}) failed: {Error}", Id, Endpoint, reason, e.Message);
+        }
+        connection.Detach();
+        Close();
+    }
+
+    /// <summary>close(2) of this process's copy; the connection lives on wherever else it is held.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 1) return;
+        Socket.Dispose();
+    }
+}

@@ -1,0 +1,44 @@
+namespace Aeterna;
+
+/// <summary>
+/// Serves the connections of one handed-connection endpoint, for any protocol over TCP (register it
+/// with <see cref="RelayConnectionExtensions.AddRelayConnections{THandler}"/>). At a relay its open
+/// connections go to the next generation at a boundary of the protocol: the same socket, the bytes
+/// read and not handled, and the connection's <see cref="RelayConnection.Session"/>; the client
+/// notices nothing (docs/protocol.md, "Connections").
+/// </summary>
+/// <remarks>
+/// One instance serves every connection of its endpoint, concurrently; it is created once, through
+/// dependency injection. Per-connection state that must survive a relay lives in the session;
+/// anything else (locals of <see cref="ServeAsync"/>) starts afresh whenever a connection is served
+/// again, in this generation after a resume or in the next one.
+/// </remarks>
+public abstract class RelayConnectionHandler
+{
+    /// <summary>
+    /// Serves <paramref name="connection"/>: reads requests from <see cref="RelayConnection.Input"/>
+    /// (the bytes handed over come first), answers with <see cref="RelayConnection.SendAsync"/>.
+    /// Pass <see cref="RelayConnection.PauseRequested"/> to every <c>Input.ReadAsync</c>: when it
+    /// fires, finish the message in hand, send its whole reply, keep the session up to date, and
+    /// return (or let the <see cref="OperationCanceledException"/> out) without consuming what
+    /// you have not handled. Returning before it fired ends the connection: the runtime closes it.
+    /// </summary>
+    public abstract Task ServeAsync(RelayConnection connection);
+
+    /// <summary>
+    /// Whether this generation can serve a connection with <paramref name="session"/>, as the
+    /// previous generation left it. A connection whose session is refused is not adopted: the
+    /// previous generation, which still holds it, ends it (<see cref="EndAsync"/>, reason
+    /// <c>session</c>). Must not touch live state. The default takes every session.
+    /// </summary>
+    public virtual bool IsValidSession(ReadOnlySpan<byte> session) => true;
+
+    /// <summary>
+    /// Ends a connection this generation holds at a boundary and will not serve again: the next
+    /// generation refused it (<paramref name="reason"/> is its reason: <c>fd_limit</c>,
+    /// <c>session</c>, <c>unknown_endpoint</c>, <c>kind_mismatch</c>, …, or <c>too_large</c> when
+    /// its record did not fit in a frame) or this generation is stopping (<c>stopping</c>). Send
+    /// the protocol's goodbye here; the runtime closes the socket afterwards. The default sends nothing.
+    /// </summary>
+    public virtual Task EndAsync(RelayConnection connection, string reason) => Task.CompletedTask;
+}

@@ -1,0 +1,185 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Aeterna.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Aeterna.Integration.Tests.Relay;
+
+/// <summary>
+/// A raw TCP connection handed from generation to generation by the real supervisor
+/// (tests/apps/CounterApp, a line counter on a handed-connection endpoint): the client talks
+/// without pause through a relay and through a rollback during the soak; every line is answered
+/// exactly once and in order on the same TCP connection, which never closes, the next generation
+/// answering after the relay and the old one again after the rollback, with the connection's
+/// session (its turn count) and the service's state (the total) carried each time.
+/// </summary>
+[Collection(LoadTests.Name)]
+public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_raw_connection_crosses_a_relay_and_a_rollback_with_every_line_answered_once()
+    {
+        using var dir = new TempDirectory();
+        int port = FreePort.Get();
+        var config = Counter(port, soak: "30s").WriteTo(dir);
+        await using var supervisor = SupervisorProcess.Start(config, output);
+        await supervisor.WaitForActiveAsync(1);
+        using var client = await CounterClient.ConnectAsync(port);
+        var first = await client.AskAsync("hello");
+        Assert.Equal(1, first.Generation);
+
+        using var stop = new CancellationTokenSource();
+        var talking = client.TalkUntilAsync(stop.Token);
+        var relay = supervisor.RelayAsync();
+        await supervisor.WaitForLogAsync("relay 1: handover ok");
+        await client.WaitForGenerationAsync(2);
+        var (rollbackCode, stdout, stderr) = await ToolCli.RunAsync("rollback", "-c", config);
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(0, rollbackCode);
+        Assert.Contains("handed its state back", stdout);
+        var (code, report) = await relay;
+        output.WriteLine(report.ToString());
+        Assert.Equal(1, code);
+        Assert.Equal("rolled_back", report.GetProperty("outcome").GetString());
+        var handed = report.GetProperty("handover").GetProperty("connections");
+        Assert.Equal(1, handed.GetProperty("handed").GetInt32());
+        Assert.Equal(1, handed.GetProperty("adopted").GetInt32());
+        await client.WaitForGenerationAsync(1, after: 2);
+        stop.Cancel();
+        var replies = await talking;
+
+        // One TCP connection all along, every line answered once in order, by 1, then 2, then 1 again.
+        Assert.False(client.Closed);
+        Assert.Equal(new[] { 1, 2, 1 }, Runs(replies.Select(r => r.Generation)));
+        Assert.Equal(Enumerable.Range(2, replies.Count).Select(i => (long)i), replies.Select(r => r.Turn));
+        Assert.Equal(replies.Select(r => r.Sent), replies.Select(r => r.Line));
+        // The total crossed with the state: it counts every line, whichever generation answered.
+        Assert.Equal(Enumerable.Range(2, replies.Count).Select(i => (long)i), replies.Select(r => r.Total));
+        Assert.Equal(first.Pid, replies[^1].Pid);
+        output.WriteLine($"{replies.Count} lines over one connection: {replies.Count(r => r.Generation == 2)} answered by generation 2");
+    }
+
+    [Fact]
+    public async Task A_connection_whose_session_the_next_version_refuses_is_ended_by_the_old_one_and_the_relay_commits()
+    {
+        using var dir = new TempDirectory();
+        int port = FreePort.Get();
+        var config = (Counter(port, soak: "0s") with { Environment = ["COUNTER_MODE=refuse-sessions-from=2"] }).WriteTo(dir);
+        await using var supervisor = SupervisorProcess.Start(config, output);
+        await supervisor.WaitForActiveAsync(1);
+        using var client = await CounterClient.ConnectAsync(port);
+        Assert.Equal(1, (await client.AskAsync("hello")).Generation);
+
+        var (code, report) = await supervisor.RelayAsync("--soak", "0");
+        output.WriteLine(report.ToString());
+        Assert.True(code == 0, $"relay exited {code}: {report}");
+        var handed = report.GetProperty("handover").GetProperty("connections");
+        Assert.Equal(1, handed.GetProperty("refused").GetInt32());
+        Assert.Contains("session", handed.GetProperty("reasons").GetString());
+        Assert.Equal("BYE session", await client.ReadLineAsync());
+        Assert.Null(await client.ReadLineAsync());
+
+        using var again = await CounterClient.ConnectAsync(port);
+        var reply = await again.AskAsync("again");
+        Assert.Equal(2, reply.Generation);
+        Assert.Equal(2, reply.Total); // the state crossed even though the connection did not
+    }
+
+    private static TestConfig Counter(int port, string soak) => new()
+    {
+        Command = ["dotnet", TestApps.CounterApp], Port = port, ListenerName = "counter", Readiness = "auto", ReadyTimeout = "20s", Drain = "5s", Soak = soak,
+    };
+
+    /// <summary>The generation's number in each run of equal ones, e.g. 1 1 2 2 2 1 → 1 2 1.</summary>
+    private static List<int> Runs(IEnumerable<int> values)
+    {
+        var runs = new List<int>();
+        foreach (int v in values)
+            if (runs.Count == 0 || runs[^1] != v) runs.Add(v);
+        return runs;
+    }
+
+    private sealed record Reply(int Generation, int Pid, long Turn, long Total, string Line, string Sent);
+
+    /// <summary>One TCP connection to the counter, lines in and out.</summary>
+    private sealed class CounterClient : IDisposable
+    {
+        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly byte[] _buffer = new byte[4096];
+        private readonly StringBuilder _pending = new();
+        private readonly Lock _lock = new();
+        private readonly List<int> _seen = [];
+
+        public bool Closed { get; private set; }
+
+        public static async Task<CounterClient> ConnectAsync(int port)
+        {
+            var client = new CounterClient();
+            await client._socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(Timeout);
+            return client;
+        }
+
+        public async Task<Reply> AskAsync(string line)
+        {
+            await _socket.SendAsync(Encoding.UTF8.GetBytes(line + "\n")).WaitAsync(Timeout);
+            string answer = await ReadLineAsync() ?? throw new IOException($"the connection closed before '{line}' was answered");
+            var parts = answer.Split(' ', 5);
+            var reply = new Reply(int.Parse(parts[0]), int.Parse(parts[1]), long.Parse(parts[2]), long.Parse(parts[3]), parts[4], line);
+            lock (_lock) _seen.Add(reply.Generation);
+            return reply;
+        }
+
+        /// <summary>Asks line after line, a few milliseconds apart, until <paramref name="stop"/>.</summary>
+        public async Task<List<Reply>> TalkUntilAsync(CancellationToken stop)
+        {
+            var replies = new List<Reply>();
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                replies.Add(await AskAsync($"line {i}"));
+                await Task.Delay(5, CancellationToken.None);
+            }
+            return replies;
+        }
+
+        /// <summary>Waits until a reply came from <paramref name="generation"/> (after one from <paramref name="after"/>, if given).</summary>
+        public async Task WaitForGenerationAsync(int generation, int? after = null)
+        {
+            using var deadline = new CancellationTokenSource(Timeout);
+            while (true)
+            {
+                lock (_lock)
+                {
+                    int from = after is { } a ? _seen.IndexOf(a) : 0;
+                    if (from >= 0 && _seen.Skip(from).Contains(generation)) return;
+                }
+                await Task.Delay(20, deadline.Token);
+            }
+        }
+
+        /// <summary>The next line, or null at the end of the stream.</summary>
+        public async Task<string?> ReadLineAsync()
+        {
+            while (true)
+            {
+                string text = _pending.ToString();
+                int newline = text.IndexOf('\n');
+                if (newline >= 0)
+                {
+                    _pending.Remove(0, newline + 1);
+                    return text[..newline];
+                }
+                int n = await _socket.ReceiveAsync(_buffer).WaitAsync(Timeout);
+                if (n == 0)
+                {
+                    Closed = true;
+                    return null;
+                }
+                _pending.Append(Encoding.UTF8.GetString(_buffer, 0, n));
+            }
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
+}

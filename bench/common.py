@@ -11,9 +11,23 @@ def machine():
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port: the kernel's pick, or one of AETERNA_BENCH_PORTS ("23000-23099")
+    when that is set (a shared machine where each user keeps to a range)."""
+    first, _, last = os.environ.get("AETERNA_BENCH_PORTS", "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port == 0 or port not in _given:
+                _given.add(port)
+                return s.getsockname()[1]
+    raise RuntimeError("no free port in AETERNA_BENCH_PORTS=" + os.environ["AETERNA_BENCH_PORTS"])
+
+
+_given = set()   # ports of the range handed out already: the supervisor that got one may not have bound it yet
 
 
 def pct(values, p):

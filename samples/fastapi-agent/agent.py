@@ -60,12 +60,17 @@ def embed(text):
     return v / norm if norm > 0 else v
 
 
-try:
-    state = client.load_context(default=new_state)   # READY, then the previous generation's state
-except aeterna.HandoverError as e:                    # the old generation keeps serving
-    raise SystemExit("fastapi-agent: %s" % e)
-
 app = FastAPI(title="fastapi-agent", version=VERSION)
+state = None
+
+
+@app.on_event("startup")
+def load_state():
+    """Last of the warm-up: READY, then the previous generation's state (or a new one). Loaded
+    here, once everything else is ready, it is served the moment it arrives: uvicorn is up as
+    soon as this returns. A HandoverError fails the startup (exit 3); the old generation serves on."""
+    global state
+    state = client.load_context(default=new_state)
 
 
 def error(status, message):

@@ -212,7 +212,7 @@ class AsgiTests(unittest.TestCase):
         conn.close()
 
     def test_ready_once_uvicorn_is_up_freeze_waits_for_requests_in_flight_and_a_frozen_generation_forwards(self):
-        pending = self.peer.expect_session(support.welcome(1))
+        pending = self.peer.expect_session(support.welcome(1, health_interval_ms=50))
         app = make_app("gen1")
         gen1 = self.serve(app, AeternaClient(environ=self.peer.environ(1)))
         session = pending.get()
@@ -220,6 +220,8 @@ class AsgiTests(unittest.TestCase):
         self.assertTrue(app.state.started, "READY before the app's startup had finished")
         keep_alive = new_connection(self.listener)
         self.assertEqual(get(keep_alive, "/who")[2]["name"], "gen1")
+        while session.expect(frames.HEALTH, skip=(frames.STATUS,)).get("requests", 0) < 1:
+            pass                             # HEALTH counts the answers, for the soak watch
 
         slow = support.in_thread(get, new_connection(self.listener), "/slow")
         while not app.state.entered:

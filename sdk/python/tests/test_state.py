@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 import unittest
+import unittest.mock
 
 import support
 import aeterna
@@ -93,6 +94,14 @@ class RoundTripTests(unittest.TestCase):
     def test_auto_picks_pipe_for_small_and_shm_for_large_state(self):
         self.assertEqual(self.roundtrip("json", "auto", 10)["mechanism"], "pipe")
         self.assertEqual(self.roundtrip("json", "auto", 5000)["mechanism"], "shm")
+
+    def test_auto_picks_shm_from_1_KiB_when_the_crc_is_pure_python(self):
+        # Pipe chunks are checksummed, a sealed memfd is not: without the crc32c package the
+        # pure-Python CRC makes the pipe the slow way much sooner.
+        with unittest.mock.patch.object(aeterna.checksum, "crc32c_native", None):
+            self.assertEqual(state_transfer.auto_mechanism(1023), "pipe")
+            self.assertEqual(self.roundtrip("json", "auto", 100)["mechanism"], "shm")
+        self.assertEqual(state_transfer.auto_mechanism(1 << 10), "pipe" if aeterna.checksum.crc32c_native else "shm")
 
     def test_pipe_state_over_several_chunks(self):
         ctx = {"blob": os.urandom(300000)}

@@ -70,7 +70,8 @@ public sealed class FastApiAgentTests(ITestOutputHelper output)
 
         await agent.AssertHistoriesAsync(expected);
         var cache = final.GetProperty("cache");
-        Assert.Equal(expected.Values.Sum(h => h.Count(t => t.Role == "user")), cache.GetProperty("embeddings").GetInt32());
+        int userTurns = expected.Values.Sum(h => h.Count(t => t.Role == "user"));
+        Assert.Equal(Math.Min(userTurns, cache.GetProperty("capacity").GetInt32()), cache.GetProperty("embeddings").GetInt32()); // a full cache keeps its first
         Assert.Equal(0, cache.GetProperty("mismatches").GetInt32()); // every cached vector is its message's embedding
         Assert.Equal(expected.Count, final.GetProperty("sessions").GetInt32());
         var about = await agent.AboutAsync();
@@ -145,6 +146,7 @@ public sealed class FastApiAgentTests(ITestOutputHelper output)
                 var turns = await agent.SendAsync(session, text);
                 expected[session].AddRange(turns);
                 written++;
+                await Task.Delay(5, CancellationToken.None); // a person's pace, roughly: wrk is the load
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Xunit.Sdk.XunitException)
             {

@@ -41,7 +41,7 @@ class AeternaClient:
     serialized at a relay (``"pickle"`` for any picklable object, ``"json"`` for plain data);
     ``mechanism`` (``"pipe"`` or ``"shm"``) is how the serialized bytes travel when the
     supervisor leaves the choice to the app (``state_handoff.mechanism: auto``, the default);
-    left at None, ``auto`` means shm from 64 KiB up. An explicit ``pipe`` or ``shm`` in the
+    left at None, ``auto`` means shm from 64 KiB up (from 1 KiB without the crc32c package). An explicit ``pipe`` or ``shm`` in the
     supervisor's config wins. ``environ`` replaces ``os.environ`` (for tests).
 
     The session with the supervisor opens on the first call that needs it (``load_context``,

@@ -12,6 +12,7 @@ import socket
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
+from . import checksum
 from .errors import ProtocolError
 from .frames import (
     DEFAULT_MAX_FRAME, DEFAULT_MAX_STATE, MAX_FDS_PER_FRAME, STATE_BEGIN, STATE_CHUNK, STATE_END,
@@ -25,6 +26,10 @@ __all__ = ["export_state", "import_state", "decode_context", "ImportedState",
 
 CONTEXT_SECTION = "context"
 SHM_THRESHOLD = 64 * 1024        # "auto": state of this size and up travels in a sealed memfd
+# ... and this size up when the CRC-32C is pure Python (no crc32c package): each pipe chunk is
+# checksummed on both sides at about 0.1 ms per KiB each, while a sealed memfd needs no CRC (its
+# seals keep it intact); 50 KiB cost 11.4 ms of CPU by pipe and 1.6 ms by shm (bench/run handover --python).
+SHM_THRESHOLD_PURE_PYTHON_CRC = 1024
 MAX_SECTIONS = 4096
 MAX_REGIONS = 4096
 _REGION_KEY = "$aeterna_region"
@@ -125,6 +130,13 @@ def deserialize_context(data: BytesLike, fmt: str, buffers: List[SharedBuffer],
                         % (fmt,))
 
 
+def auto_mechanism(state_bytes: int) -> str:
+    """What ``mechanism="auto"`` picks for state of this size: shm from 64 KiB, or from 1 KiB
+    when the CRC-32C runs in pure Python."""
+    threshold = SHM_THRESHOLD if checksum.crc32c_native is not None else SHM_THRESHOLD_PURE_PYTHON_CRC
+    return "shm" if state_bytes >= threshold else "pipe"
+
+
 def export_state(sock: socket.socket, obj: Any, *, fmt: str = "pickle", mechanism: str = "auto",
                  max_frame_size: int = DEFAULT_MAX_FRAME,
                  deadline: Optional[float] = None) -> Dict[str, Any]:
@@ -141,7 +153,7 @@ def export_state(sock: socket.socket, obj: Any, *, fmt: str = "pickle", mechanis
         raise ProtocolError("StateFormat", "the state cannot be serialized as %s: %s: %s"
                             % (fmt, type(e).__name__, e)) from None
     if mechanism not in ("pipe", "shm"):
-        mechanism = "shm" if len(data) >= SHM_THRESHOLD else "pipe"
+        mechanism = auto_mechanism(len(data))
     begin = {
         "mechanism": mechanism,
         "sections": [{"name": CONTEXT_SECTION, "bytes": len(data), "format": fmt}],

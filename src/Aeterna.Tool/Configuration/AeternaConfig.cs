@@ -4,19 +4,16 @@ namespace Aeterna.Tool.Configuration;
 
 // The validated aeterna.yaml. ConfigLoader has checked every value and resolved every default
 // (the ones a new record has, and the ones that depend on where the file is), so nothing
-// downstream validates again. What each key means is said once, in ConfigTable; the records
-// name the key each property comes from.
+// downstream validates again. What each key means is said once, in ConfigTable; a record is
+// named for its section, a property for its key. Paths are absolute.
 
 internal sealed record AeternaConfig
 {
-    /// <summary>Absolute path of the file this was read from.</summary>
+    /// <summary>The file this was read from.</summary>
     public required string SourcePath { get; init; }
-
-    /// <summary>Directory relative paths in the file are resolved against (the file's directory).</summary>
-    public string BaseDirectory => Path.GetDirectoryName(SourcePath)!;
     public required ServiceConfig Service { get; init; }
 
-    /// <summary><c>listeners</c>, in order: generation fds 3, 4, …</summary>
+    /// <summary>In order: generation fds 3, 4, …</summary>
     public required IReadOnlyList<ListenerConfig> Listeners { get; init; }
     public required ReadinessConfig Readiness { get; init; }
     public required OrchestrationConfig Orchestration { get; init; }
@@ -25,18 +22,15 @@ internal sealed record AeternaConfig
     public WatchConfig Watch { get; init; } = new();
 }
 
-/// <summary><c>watch</c>.</summary>
 internal sealed record WatchConfig
 {
     public bool Config { get; init; }
-
-    /// <summary>Absolute paths.</summary>
     public IReadOnlyList<string> Paths { get; init; } = [];
     public TimeSpan Debounce { get; init; } = TimeSpan.FromSeconds(2);
     public bool Enabled => Config || Paths.Count > 0;
 }
 
-/// <summary><c>service</c>: one process per generation.</summary>
+/// <summary>One process per generation.</summary>
 internal sealed record ServiceConfig
 {
     public required string Name { get; init; }
@@ -46,17 +40,14 @@ internal sealed record ServiceConfig
 
     /// <summary>In file order, applied over the supervisor's own environment.</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; }
-
-    /// <summary>Absolute.</summary>
     public required string WorkingDirectory { get; init; }
 }
 
-/// <summary>One item of <c>listeners</c>.</summary>
 internal sealed record ListenerConfig
 {
     public required string Name { get; init; }
 
-    /// <summary>The address exactly as written in the file (for messages).</summary>
+    /// <summary>The address exactly as written in the file (for messages), parsed into the rest.</summary>
     public required string Address { get; init; }
     public required ListenerKind Kind { get; init; }
 
@@ -66,15 +57,13 @@ internal sealed record ListenerConfig
     /// <summary>tcp/udp; 0 lets the kernel choose.</summary>
     public int Port { get; init; }
 
-    /// <summary>unix: absolute socket path.</summary>
+    /// <summary>unix: the socket path.</summary>
     public string? Path { get; init; }
     public int Backlog { get; init; } = 4096;
 }
 
-/// <summary><c>readiness.mode</c>: what counts as ready (docs/configuration.md, <c>readiness</c>).</summary>
 internal enum ReadinessMode { Auto, Notify, Listening, Delay }
 
-/// <summary><c>readiness</c>.</summary>
 internal sealed record ReadinessConfig
 {
     public ReadinessMode Mode { get; init; } = ReadinessMode.Auto;
@@ -93,9 +82,9 @@ internal sealed record PreflightCommand
 }
 
 /// <summary>
-/// <c>orchestration.canary</c>. The health it watches comes from the generation itself (HEALTH on
-/// its Aeterna session, or the probe run against it), never from a probe through the shared
-/// listener, which either generation could answer.
+/// The health the canary watches comes from the generation itself (HEALTH on its Aeterna
+/// session, or the probe run against it), never from a probe through the shared listener, which
+/// either generation could answer.
 /// </summary>
 internal sealed record CanaryConfig
 {
@@ -105,12 +94,10 @@ internal sealed record CanaryConfig
     public double MaxErrorRate { get; init; } = 0.1;
     public int MinRequests { get; init; } = 20;
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Null: no probe.</summary>
     public ProbeConfig? Probe { get; init; }
 }
 
-/// <summary><c>orchestration.canary.probe</c>: exit 0 is healthy.</summary>
+/// <summary>Exit 0 is healthy.</summary>
 internal sealed record ProbeConfig
 {
     /// <summary>May hold <c>${AETERNA_GENERATION}</c> and <c>${AETERNA_PID}</c>, substituted per run.</summary>
@@ -129,7 +116,7 @@ internal sealed record StateHandoffConfig
 {
     public bool Enabled { get; init; } = true;
 
-    /// <summary>The Aeterna protocol socket (AETERNA_SOCKET), absolute; by default beside the control socket.</summary>
+    /// <summary>The Aeterna protocol socket (AETERNA_SOCKET); by default beside the control socket.</summary>
     public required string SocketPath { get; init; }
     public HandoffMechanism Mechanism { get; init; } = HandoffMechanism.Auto;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
@@ -147,14 +134,13 @@ internal sealed record StateHandoffConfig
     public long MaxStateSize { get; init; } = 1L << 30;
 }
 
-/// <summary><c>orchestration.restart</c>.</summary>
 internal sealed record RestartConfig
 {
     public TimeSpan BackoffInitial { get; init; } = TimeSpan.FromMilliseconds(100);
     public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
 }
 
-/// <summary><c>orchestration</c>. Its <c>strategy</c> has one value, so it is checked and not kept.</summary>
+/// <summary>Its <c>strategy</c> has one value, so it is checked and not kept.</summary>
 internal sealed record OrchestrationConfig
 {
     public IReadOnlyList<PreflightCommand> Preflight { get; init; } = [];
@@ -164,10 +150,9 @@ internal sealed record OrchestrationConfig
     public RestartConfig Restart { get; init; } = new();
 }
 
-/// <summary><c>control</c>.</summary>
 internal sealed record ControlConfig
 {
-    /// <summary>Absolute; by default <see cref="ControlSocketPath.Default(string)"/>. Its directory also holds the notify sockets.</summary>
+    /// <summary>By default <see cref="ControlSocketPath.Default(string)"/>. Its directory also holds the notify sockets.</summary>
     public required string SocketPath { get; init; }
 }
 
@@ -175,7 +160,6 @@ internal enum LogFormat { Text, Json }
 
 internal enum LogLevel { Debug, Info, Warn, Error }
 
-/// <summary><c>observability</c>.</summary>
 internal sealed record ObservabilityConfig
 {
     /// <summary>As written (":9090" binds every interface, "127.0.0.1:9090" one); null: no endpoint.</summary>
@@ -183,6 +167,6 @@ internal sealed record ObservabilityConfig
     public LogLevel LogLevel { get; init; } = LogLevel.Info;
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
-    /// <summary>The relay history file, absolute; by default beside the control socket.</summary>
+    /// <summary>The relay history file; by default beside the control socket.</summary>
     public required string HistoryPath { get; init; }
 }

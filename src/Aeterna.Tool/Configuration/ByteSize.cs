@@ -14,42 +14,27 @@ internal static class ByteSize
         ("KB", 1000), ("MB", 1000_000), ("GB", 1000_000_000), ("TB", 1000_000_000_000),
     ];
 
-    public static bool TryParse(string text, out long bytes, out string? message, out string? fix)
+    /// <summary>Parses <paramref name="text"/>: null, or what is wrong.</summary>
+    public static Problem? Parse(string text, out long bytes)
     {
         bytes = 0;
-        message = fix = null;
         string s = text.Trim();
         int split = 0;
         while (split < s.Length && (char.IsAsciiDigit(s[split]) || s[split] == '.')) split++;
         string number = s[..split], unit = s[split..].Trim();
         if (number.Length == 0 || !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal amount))
+            return new($"'{text}' is not a size.", "Write a number of bytes or a number with a unit, e.g. 512MiB, 4GiB or 1048576.");
+        var scale = unit.Length == 0 ? ("B", 1) : Units.FirstOrDefault(u => u.Unit == unit);
+        if (scale.Unit is null)
         {
-            message = $"'{text}' is not a size.";
-            fix = "Write a number of bytes or a number with a unit, e.g. 512MiB, 4GiB or 1048576.";
-            return false;
+            var ignoringCase = Units.FirstOrDefault(u => u.Unit.Equals(unit, StringComparison.OrdinalIgnoreCase));
+            return new($"'{unit}' in '{text}' is not a unit.",
+                ignoringCase.Unit is not null ? $"Did you mean {number}{ignoringCase.Unit}?" : "Use B, KiB, MiB, GiB or TiB (or KB, MB, GB, TB), e.g. 512MiB.");
         }
-        long scale = 1;
-        if (unit.Length > 0)
-        {
-            var match = Units.FirstOrDefault(u => u.Unit == unit);
-            if (match.Unit is null)
-            {
-                var ignoringCase = Units.FirstOrDefault(u => u.Unit.Equals(unit, StringComparison.OrdinalIgnoreCase));
-                message = $"'{unit}' in '{text}' is not a unit.";
-                fix = ignoringCase.Unit is not null ? $"Did you mean {number}{ignoringCase.Unit}?" : "Use B, KiB, MiB, GiB or TiB (or KB, MB, GB, TB), e.g. 512MiB.";
-                return false;
-            }
-            scale = match.Bytes;
-        }
-        decimal value = decimal.Round(amount * scale);
-        if (value > long.MaxValue)
-        {
-            message = $"'{text}' is too large.";
-            fix = "Use at most a few TiB.";
-            return false;
-        }
+        decimal value = decimal.Round(amount * scale.Bytes);
+        if (value > long.MaxValue) return new($"'{text}' is too large.", "Use at most a few TiB.");
         bytes = (long)value;
-        return true;
+        return null;
     }
 
     /// <summary>The shortest exact way to write <paramref name="bytes"/> in binary units ("1GiB", "1536KiB", "1000B").</summary>

@@ -13,15 +13,14 @@ internal static class CommandLine
 {
     private const string ShellOperators = "$|&;<>`()";
 
-    public static bool TrySplit(string text, out IReadOnlyList<string> words, out string? message, out string? fix)
+    /// <summary>Splits <paramref name="text"/>: null, or what is wrong.</summary>
+    public static Problem? Split(string text, out IReadOnlyList<string> words)
     {
         var result = new List<string>();
         words = result;
-        message = fix = null;
         var word = new StringBuilder();
         bool inWord = false;
-        int i = 0;
-        while (i < text.Length)
+        for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
             if (c is ' ' or '\t' or '\n' or '\r')
@@ -29,72 +28,43 @@ internal static class CommandLine
                 if (inWord) result.Add(word.ToString());
                 word.Clear();
                 inWord = false;
-                i++;
+                continue;
             }
-            else if (c == '\'')
+            bool wasInWord = inWord;
+            inWord = true;
+            if (c == '\'')
             {
                 int end = text.IndexOf('\'', i + 1);
-                if (end < 0)
-                    return Fail($"the single quote at character {i + 1} of the command is never closed.",
-                        "Close the quote, or write the command as a list: [\"program\", \"argument\"].", out message, out fix);
+                if (end < 0) return Unclosed("single", i);
                 word.Append(text, i + 1, end - i - 1);
-                inWord = true;
-                i = end + 1;
+                i = end;
             }
             else if (c == '"')
             {
-                int j = i + 1;
-                while (j < text.Length && text[j] != '"')
+                int start = i;
+                for (i++; i < text.Length && text[i] != '"'; i++)
                 {
-                    // Inside double quotes a backslash only escapes these (POSIX); otherwise it is literal.
-                    if (text[j] == '\\' && j + 1 < text.Length && text[j + 1] is '"' or '\\' or '$' or '`')
-                        j++;
-                    else if (text[j] == '\\' && j + 1 < text.Length && text[j + 1] == '\n')
-                    {
-                        j += 2;
-                        continue;
-                    }
-                    word.Append(text[j]);
-                    j++;
+                    // Inside double quotes a backslash only escapes these (POSIX), and continues the line before a newline; otherwise it is literal.
+                    if (text[i] == '\\' && i + 1 < text.Length && text[i + 1] == '\n') i++;
+                    else word.Append(text[i] == '\\' && i + 1 < text.Length && text[i + 1] is '"' or '\\' or '$' or '`' ? text[++i] : text[i]);
                 }
-                if (j >= text.Length)
-                    return Fail($"the double quote at character {i + 1} of the command is never closed.",
-                        "Close the quote, or write the command as a list: [\"program\", \"argument\"].", out message, out fix);
-                inWord = true;
-                i = j + 1;
+                if (i >= text.Length) return Unclosed("double", start);
             }
             else if (c == '\\')
             {
-                if (i + 1 >= text.Length)
-                    return Fail("the command ends with a lone backslash.",
-                        "Remove it, or write \\\\ for a literal backslash.", out message, out fix);
-                if (text[i + 1] != '\n') // backslash-newline continues the line
-                {
-                    word.Append(text[i + 1]);
-                    inWord = true;
-                }
-                i += 2;
+                if (i + 1 >= text.Length) return new("the command ends with a lone backslash.", "Remove it, or write \\\\ for a literal backslash.");
+                if (text[++i] != '\n') word.Append(text[i]); // backslash-newline continues the line
+                else inWord = wasInWord;
             }
             else if (ShellOperators.Contains(c))
-            {
-                return Fail($"the command contains '{c}' (character {i + 1}), but it is not run by a shell: nothing is expanded, piped or redirected.",
-                    $"Quote it ('{c}') to pass it literally, or run a shell explicitly: [\"sh\", \"-c\", \"…\"].", out message, out fix);
-            }
-            else
-            {
-                word.Append(c);
-                inWord = true;
-                i++;
-            }
+                return new($"the command contains '{c}' (character {i + 1}), but it is not run by a shell: nothing is expanded, piped or redirected.",
+                    $"Quote it ('{c}') to pass it literally, or run a shell explicitly: [\"sh\", \"-c\", \"…\"].");
+            else word.Append(c);
         }
         if (inWord) result.Add(word.ToString());
-        return true;
+        return null;
     }
 
-    private static bool Fail(string problem, string howToFix, out string? message, out string? fix)
-    {
-        message = problem;
-        fix = howToFix;
-        return false;
-    }
+    private static Problem Unclosed(string quote, int at) => new($"the {quote} quote at character {at + 1} of the command is never closed.",
+        "Close the quote, or write the command as a list: [\"program\", \"argument\"].");
 }

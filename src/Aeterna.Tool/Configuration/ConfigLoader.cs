@@ -39,9 +39,7 @@ internal static class ConfigLoader
                 return Failed(file, $"{file} is a directory, not a config file.", $"Pass the file itself, e.g. -c {Path.Combine(file, "aeterna.yaml")}.");
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             var buffer = new byte[MaxFileBytes + 1];
-            int total = 0, read;
-            while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
-                total += read;
+            int total = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
             if (total > MaxFileBytes)
                 return Failed(file, $"{file} is larger than {MaxFileBytes / 1024} KiB; that is not a config file.", "Pass the right file with -c PATH.");
             bytes = buffer[..total];
@@ -203,4 +201,20 @@ internal static class ConfigLoader
         if (m.Contains("anchor") || m.Contains("alias")) return "Anchors (&name) and aliases (*name) need a plain name; write the value out if unsure.";
         return "Check the indentation, quotes and brackets at this position.";
     }
+}
+
+/// <summary>
+/// The outcome of reading a config: either a validated <see cref="AeternaConfig"/> and no errors,
+/// or no config and every error found in the file, in file order. The control socket the file
+/// names is set as far as it could be read, for every file that parsed as YAML, valid or not, so
+/// that `status` and `stop` reach the running supervisor while its config is being edited.
+/// </summary>
+internal sealed record ConfigLoadResult(AeternaConfig? Config, IReadOnlyList<ConfigError> Errors, string? ControlSocketPath)
+{
+    public bool Success => Config is not null;
+
+    public static ConfigLoadResult Valid(AeternaConfig config) => new(config, [], config.Control.SocketPath);
+
+    public static ConfigLoadResult Invalid(IReadOnlyList<ConfigError> errors, string? controlSocketPath = null) =>
+        errors.Count > 0 ? new(null, errors, controlSocketPath) : throw new ArgumentException("An invalid result needs at least one error.", nameof(errors));
 }

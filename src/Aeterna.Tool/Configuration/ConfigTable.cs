@@ -14,7 +14,7 @@ internal static class ConfigTable
     private static readonly KeyOptions Required = new() { Required = true };
 
     public static readonly ConfigSection<ServiceConfig> Service = new("service",
-        map => new ServiceConfig { Name = map.DefaultServiceName, Command = [], Environment = [], WorkingDirectory = map.BaseDirectory })
+        map => new ServiceConfig { Name = ConfigText.FileName(map.SourcePath, 64) is { Length: > 0 } name ? name : "service", Command = [], Environment = [], WorkingDirectory = map.BaseDirectory })
     {
         { "name", Name(64, "1 to 64 letters, digits, '_', '.' or '-'"), null, (c, v) => c with { Name = v }, "agent-core",
             "Used in logs and status: 1 to 64 characters from `[A-Za-z0-9_.-]`.", new() { Default = "the config file's name without extension" } },
@@ -83,8 +83,8 @@ internal static class ConfigTable
             "A per-generation probe for apps without an Aeterna session, run during the soak; exit 0 is healthy.", new() { Default = "none" } },
     };
 
-    public static readonly ConfigSection<StateHandoffConfig> StateHandoff = new("orchestration.state_handoff",
-        map => new StateHandoffConfig { SocketPath = map.BesideControlSocket("aeterna.sock") })
+    // The socket path left empty is beside the control socket, known once the top level is read (ConfigChecks.Root).
+    public static readonly ConfigSection<StateHandoffConfig> StateHandoff = new("orchestration.state_handoff", _ => new StateHandoffConfig { SocketPath = "" })
     {
         { "enabled", Bool, c => c.Enabled, (c, v) => c with { Enabled = v }, "true",
             "Whether to hand over the app's in-memory state from the old generation to the new one (apps that register state through Aeterna.Runtime or an SDK). `false` relays them as if stateless: their state starts empty." },
@@ -139,8 +139,8 @@ internal static class ConfigTable
             new() { Default = "see below", Aliases = ["socket", "path"] } },
     };
 
-    public static readonly ConfigSection<ObservabilityConfig> Observability = new("observability",
-        map => new ObservabilityConfig { HistoryPath = map.BesideControlSocket("relays.jsonl") })
+    // Likewise the history path.
+    public static readonly ConfigSection<ObservabilityConfig> Observability = new("observability", _ => new ObservabilityConfig { HistoryPath = "" })
     {
         { "metrics_port", Metrics, null, (c, v) => c with { MetricsAddress = v }, "\":9090\"",
             "The HTTP endpoint for `/metrics`, `/healthz`, `/readyz` and `/status` ([observability.md](observability.md)): `\":9090\"` (every interface, IPv6 and IPv4), `\"127.0.0.1:9090\"`, `\"[::1]:9090\"`, `\"host:9090\"`, or a bare port (`9090`, same as `\":9090\"`), from 1 to 65535. Bound once at start; if it cannot be bound (port in use), `start` fails with exit code 6.",
@@ -162,24 +162,23 @@ internal static class ConfigTable
         { "debounce", Kinds.Duration(), c => c.Debounce, (c, v) => c with { Debounce = v }, "2s", "How long a change must be quiet before it relays (a deploy writes several files)." },
     };
 
-    /// <summary>The top level. <see cref="ConfigMapper"/> puts its sections together: the control socket first, for the defaults beside it.</summary>
     public static readonly ConfigSection<AeternaConfig> Root = new("", map => new AeternaConfig
     {
         SourcePath = map.SourcePath, Service = Service.Defaults(map), Listeners = [], Readiness = Readiness.Defaults(map), Orchestration = Orchestration.Defaults(map),
         Control = Control.Defaults(map), Observability = Observability.Defaults(map), Watch = Watch.Defaults(map),
-    })
+    }, ConfigChecks.Root)
     {
         { "version", Kinds.Version, _ => "1.0", null, "\"1.0\"", "The format version: `\"1\"` and `\"1.0\"` are accepted, anything else is an error." },
-        { "service", Service.Kind, null, null, "{command: [\"python\", \"agent.py\"]}", "The service the supervisor runs: one process per generation.", Required },
-        { "listeners", ListOf(Listener.Kind, "list of mappings", "a list of {name, address} items"), null, null, "[{name: http, address: \"tcp://0.0.0.0:8080\"}]",
+        { "service", Service.Kind, null, (c, v) => c with { Service = v }, "{command: [\"python\", \"agent.py\"]}", "The service the supervisor runs: one process per generation.", Required },
+        { "listeners", ListOf(Listener.Kind, "list of mappings", "a list of {name, address} items"), null, (c, v) => c with { Listeners = v }, "[{name: http, address: \"tcp://0.0.0.0:8080\"}]",
             "The sockets the supervisor binds once and hands to every generation, in order: fd 3, 4, …", new() { Aliases = ["listen", "sockets"] } },
-        { "readiness", Readiness.Kind, null, null, "{mode: auto, timeout: 30s}", "When a newly started generation counts as ready." },
-        { "orchestration", Orchestration.Kind, null, null, "{strategy: hot-relay}", "How a relay replaces a generation." },
-        { "handoff", StateHandoff.Kind, null, null, "{mechanism: pipe, timeout: 5s}",
+        { "readiness", Readiness.Kind, null, (c, v) => c with { Readiness = v }, "{mode: auto, timeout: 30s}", "When a newly started generation counts as ready." },
+        { "orchestration", Orchestration.Kind, null, (c, v) => c with { Orchestration = v }, "{strategy: hot-relay}", "How a relay replaces a generation." },
+        { "handoff", StateHandoff.Kind, null, (c, v) => c with { Orchestration = c.Orchestration with { StateHandoff = v } }, "{mechanism: pipe, timeout: 5s}",
             "A top-level spelling of `orchestration.state_handoff`, with the same keys.", new() { Aliases = ["handover"] } },
-        { "control", Control.Kind, null, null, "{socket_path: /run/aeterna/agent.sock}", "The control socket that `relay`, `status` and `stop` use." },
-        { "observability", Observability.Kind, null, null, "{metrics_port: \":9090\", log_level: info}", "The metrics endpoint, the supervisor's log and the relay history." },
-        { "watch", Watch.Kind, null, null, "{config: true, paths: [\"/app/current\"], debounce: 2s}",
+        { "control", Control.Kind, null, (c, v) => c with { Control = v }, "{socket_path: /run/aeterna/agent.sock}", "The control socket that `relay`, `status` and `stop` use." },
+        { "observability", Observability.Kind, null, (c, v) => c with { Observability = v }, "{metrics_port: \":9090\", log_level: info}", "The metrics endpoint, the supervisor's log and the relay history." },
+        { "watch", Watch.Kind, null, (c, v) => c with { Watch = v }, "{config: true, paths: [\"/app/current\"], debounce: 2s}",
             "Opt-in convergence: a change to the config file or a watched path relays." },
     };
 

@@ -2,7 +2,6 @@ using Aeterna.Addresses;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using Aeterna.Interop;
 
 namespace Aeterna.Tool.Configuration;
@@ -29,8 +28,7 @@ internal static class ControlSocketPath
     /// <summary>The default for an explicit runtime directory and uid (tests call this directly).</summary>
     public static string Default(string configPath, string? runtimeDirectory, uint uid)
     {
-        string name = Regex.Replace(Path.GetFileNameWithoutExtension(configPath), "[^A-Za-z0-9_.-]", "-");
-        if (name.Length > 32) name = name[..32];
+        string name = ConfigText.FileName(configPath, 32);
         string baseDirectory = !string.IsNullOrEmpty(runtimeDirectory) && Path.IsPathRooted(runtimeDirectory) ? runtimeDirectory : "/tmp";
         string user = "aeterna-" + uid.ToString(CultureInfo.InvariantCulture);
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));

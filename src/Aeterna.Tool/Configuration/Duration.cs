@@ -11,37 +11,26 @@ namespace Aeterna.Tool.Configuration;
 /// </summary>
 internal static class Duration
 {
-    private static readonly (string Unit, long Ticks)[] Units =
-    [
-        ("ms", TimeSpan.TicksPerMillisecond),
-        ("s", TimeSpan.TicksPerSecond),
-        ("m", TimeSpan.TicksPerMinute),
-        ("h", TimeSpan.TicksPerHour),
-    ];
+    private static readonly Dictionary<string, long> Units = new(StringComparer.Ordinal)
+    {
+        ["ms"] = TimeSpan.TicksPerMillisecond, ["s"] = TimeSpan.TicksPerSecond, ["m"] = TimeSpan.TicksPerMinute, ["h"] = TimeSpan.TicksPerHour,
+    };
 
     /// <summary>Parses <paramref name="text"/>; on failure <paramref name="error"/> says what is wrong and how to write it.</summary>
     public static bool TryParse(string text, out TimeSpan value, out string? error)
     {
-        if (TryParse(text, out value, out string? message, out string? fix))
-        {
-            error = null;
-            return true;
-        }
-        error = $"{message} {fix}";
-        return false;
+        error = Parse(text, out value) is { } problem ? $"{problem.Message} {problem.Fix}" : null;
+        return error is null;
     }
 
-    /// <summary>Parses <paramref name="text"/>; on failure gives the problem and the fix separately.</summary>
-    public static bool TryParse(string text, out TimeSpan value, out string? message, out string? fix)
+    /// <summary>Parses <paramref name="text"/>: null, or what is wrong.</summary>
+    public static Problem? Parse(string text, out TimeSpan value)
     {
         value = TimeSpan.Zero;
-        message = fix = null;
         string s = text.Trim();
-        if (s.Length == 0)
-            return Fail("the duration is empty.", "Write a number and a unit, e.g. 30s, 500ms, 2m or 1h30m.", out message, out fix);
-        if (s[0] == '-')
-            return Fail($"'{s}' is negative.", "Durations can't be negative: write 0s or a positive value such as 30s.", out message, out fix);
-
+        if (s.Length == 0) return new("the duration is empty.", "Write a number and a unit, e.g. 30s, 500ms, 2m or 1h30m.");
+        if (s[0] == '-') return new($"'{s}' is negative.", "Durations can't be negative: write 0s or a positive value such as 30s.");
+        var tooLong = new Problem($"'{s}' is too long a duration.", "Use a value of at most a few hours, e.g. 30s or 5m.");
         decimal ticks = 0;
         int i = 0;
         while (i < s.Length)
@@ -55,27 +44,20 @@ internal static class Duration
             string unit = s[unitStart..i];
             while (i < s.Length && s[i] == ' ') i++;
 
-            if (number.Length == 0)
-                return Fail($"'{s}' is not a duration.", "Write a number and a unit, e.g. 30s, 500ms, 2m or 1h30m.", out message, out fix);
+            if (number.Length == 0) return new($"'{s}' is not a duration.", "Write a number and a unit, e.g. 30s, 500ms, 2m or 1h30m.");
             if (!decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal amount))
-                return number.Count(c => c == '.') <= 1 && number != "."
-                    ? Fail($"'{s}' is too long a duration.", "Use a value of at most a few hours, e.g. 30s or 5m.", out message, out fix)
-                    : Fail($"'{number}' in '{s}' is not a number.", "Write a number and a unit, e.g. 30s, 1.5s or 500ms.", out message, out fix);
+                return number.Count(c => c == '.') <= 1 && number != "." ? tooLong
+                    : new($"'{number}' in '{s}' is not a number.", "Write a number and a unit, e.g. 30s, 1.5s or 500ms.");
             if (unit.Length == 0)
-                return Fail(
-                    numberStart == 0 && i >= s.Length ? $"'{s}' has no unit." : $"'{number}' in '{s}' has no unit.",
-                    $"Add a unit: {number}s for seconds, {number}ms for milliseconds ({number}m, {number}h for minutes, hours).",
-                    out message, out fix);
-
-            long? unitTicks = UnitTicks(unit);
-            if (unitTicks is null)
-                return Fail($"'{unit}' in '{s}' is not a unit.", "Use ms, s, m or h (lower case), e.g. 30s, 500ms, 2m, 1h30m.", out message, out fix);
-            if (amount > (TimeSpan.MaxValue.Ticks - ticks) / unitTicks.Value)
-                return Fail($"'{s}' is too long a duration.", "Use a value of at most a few hours, e.g. 30s or 5m.", out message, out fix);
-            ticks += amount * unitTicks.Value;
+                return new(numberStart == 0 && i >= s.Length ? $"'{s}' has no unit." : $"'{number}' in '{s}' has no unit.",
+                    $"Add a unit: {number}s for seconds, {number}ms for milliseconds ({number}m, {number}h for minutes, hours).");
+            if (!Units.TryGetValue(unit, out long unitTicks))
+                return new($"'{unit}' in '{s}' is not a unit.", "Use ms, s, m or h (lower case), e.g. 30s, 500ms, 2m, 1h30m.");
+            if (amount > (TimeSpan.MaxValue.Ticks - ticks) / unitTicks) return tooLong;
+            ticks += amount * unitTicks;
         }
         value = TimeSpan.FromTicks((long)decimal.Round(ticks));
-        return true;
+        return null;
     }
 
     /// <summary>The shortest way to write <paramref name="value"/> in a config ("1h30m", "1.5s", "500ms", "0s").</summary>
@@ -91,19 +73,5 @@ internal static class Duration
         if (subMinute != 0)
             text.Append(((decimal)subMinute / TimeSpan.TicksPerSecond).ToString("0.#######", CultureInfo.InvariantCulture)).Append('s');
         return text.ToString();
-    }
-
-    private static long? UnitTicks(string unit)
-    {
-        foreach (var (name, ticks) in Units)
-            if (unit == name) return ticks;
-        return null;
-    }
-
-    private static bool Fail(string problem, string howToFix, out string? message, out string? fix)
-    {
-        message = problem;
-        fix = howToFix;
-        return false;
     }
 }

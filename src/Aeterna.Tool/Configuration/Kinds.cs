@@ -1,9 +1,35 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Aeterna.Addresses;
+using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Aeterna.Tool.Configuration;
+
+/// <summary>
+/// A type of value in aeterna.yaml: how it is read (reporting what is wrong and the fix), how a
+/// value is written back (defaults in the reference and the schema), and how the reference and
+/// the JSON Schema describe it.
+/// </summary>
+/// <param name="Type">The type as the reference names it, e.g. "duration > 0".</param>
+/// <param name="Schema">
+/// The JSON Schema (draft-07) of a value, as JSON text; a section appears in it as
+/// <c>{"$section": "path"}</c>, to be replaced by that section's own schema.
+/// </param>
+/// <param name="Section">The section a value of this kind opens (itself, or each item of a list); null for plain values.</param>
+internal abstract record ValueKind(string Type, string Schema, ConfigSection? Section)
+{
+    /// <summary>A section: an empty value opens as an empty mapping, so that its required keys are still asked for.</summary>
+    public bool IsMapping { get; init; }
+}
+
+/// <summary>A <see cref="ValueKind"/> whose values are <typeparamref name="T"/>: <c>read</c> gives anything after an error (<see cref="ValueAt.Failed"/>).</summary>
+internal sealed record ValueKind<T>(string Type, string Schema, Func<ValueAt, T> Read, Func<T, string?>? ShowValue = null, ConfigSection? Section = null)
+    : ValueKind(Type, Schema, Section)
+{
+    /// <summary>The value as YAML (e.g. "30s"); null when it is "none" (no value, an empty list).</summary>
+    public string? Show(T value) => ShowValue is null ? value?.ToString() : ShowValue(value);
+}
 
 /// <summary>The kinds of value aeterna.yaml has (docs/configuration.md, "Value rules"), each read with the errors and fixes it can have.</summary>
 internal static partial class Kinds
@@ -57,7 +83,7 @@ internal static partial class Kinds
     public static ValueKind<TimeSpan> Duration(bool positive = false) => Scalar(positive ? "duration > 0" : "duration", "a duration string such as 30s",
         $$"""{"type":"string","pattern":"{{DurationPattern}}"}""",
         (at, text) =>
-            !Configuration.Duration.TryParse(text, out var value, out string? message, out string? fix) ? at.Fail<TimeSpan>($"{at.Path}: {message}", fix!)
+            Configuration.Duration.Parse(text, out var value) is { } problem ? at.Fail<TimeSpan>(problem)
             : value == TimeSpan.Zero && positive ? at.Fail<TimeSpan>($"{at.Path} is {ConfigText.Show(text)}; it must be more than 0.", $"Use a positive duration, e.g. {at.Example}")
             : value > MaxDuration ? at.Fail<TimeSpan>($"{at.Path} is {ConfigText.Show(text)}; durations longer than 24h are not supported.", $"Use at most 24h, e.g. {at.Example}")
             : value,
@@ -81,7 +107,7 @@ internal static partial class Kinds
     public static ValueKind<long> Size(long min) => Scalar($"size ≥ {ByteSize.Format(min)}", "a size such as 1GiB",
         $$"""{"anyOf":[{"type":"integer","minimum":{{min}}},{"type":"string","pattern":"^\\s*[0-9.]+\\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?\\s*$"}]}""",
         (at, text) =>
-            !ByteSize.TryParse(text, out long value, out string? message, out string? fix) ? at.Fail<long>($"{at.Path}: {message}", fix!)
+            ByteSize.Parse(text, out long value) is { } problem ? at.Fail<long>(problem)
             : value < min ? at.Fail<long>($"{at.Path} is {ConfigText.Show(text)}; it must be at least {ByteSize.Format(min)}.", $"Use a larger size, e.g. {at.Example}")
             : value,
         ByteSize.Format);
@@ -125,8 +151,7 @@ internal static partial class Kinds
                     }
                     break;
                 case YamlScalarNode scalar:
-                    if (!CommandLine.TrySplit(scalar.Value ?? "", out var split, out string? message, out string? fix))
-                        return at.Fail<IReadOnlyList<string>>($"{at.Path}: {message}", fix!);
+                    if (CommandLine.Split(scalar.Value ?? "", out var split) is { } problem) return at.Fail<IReadOnlyList<string>>(problem);
                     words.AddRange(split);
                     break;
                 default:
@@ -147,8 +172,7 @@ internal static partial class Kinds
         at =>
         {
             var result = new List<KeyValuePair<string, string>>();
-            var seen = new Dictionary<string, YamlDotNet.Core.Mark>(StringComparer.Ordinal);
-            void Add(string key, string value, YamlDotNet.Core.Mark place)
+            void Add(string key, string value, Mark place)
             {
                 if (!VariablePattern().IsMatch(key))
                     at.Report(place, $"'{ConfigText.Show(key)}' in {at.Path} is not a valid variable name.", "Use letters, digits and '_', not starting with a digit, e.g. PYTHONUNBUFFERED=1.");
@@ -157,13 +181,10 @@ internal static partial class Kinds
                         key.StartsWith("WATCHDOG", StringComparison.Ordinal) ? "Remove it and set readiness.watchdog instead." : "Remove it.");
                 else if (value.Contains('\0'))
                     at.Report(place, $"the value of {key} in {at.Path} contains a NUL character.", "Remove the \\0 escape.");
-                else if (seen.TryGetValue(key, out var first))
-                    at.Report(place, $"{at.Path} sets {key} twice (first on line {first.Line}).", "Keep one of them.");
+                else if (at.Map.Claim($"{at.Path} {key}", place, key) is { } first)
+                    at.Report(place, $"{at.Path} sets {key} twice (first on line {first.At.Line}).", "Keep one of them.");
                 else
-                {
-                    seen[key] = place;
                     result.Add(new(key, value));
-                }
             }
 
             switch (at.Node)
@@ -188,11 +209,10 @@ internal static partial class Kinds
                     foreach (var (keyNode, value) in mapping.Children)
                     {
                         string key = ((YamlScalarNode)keyNode).Value ?? "";
-                        if (value is YamlScalarNode scalar && !ConfigMapper.IsNull(value)) Add(key, scalar.Value ?? "", keyNode.Start);
-                        else if (ConfigMapper.IsNull(value))
+                        if (ConfigMapper.IsNull(value))
                             at.Report(keyNode.Start, $"{ConfigText.Show(key)} in {at.Path} has no value.", $"Write {ConfigText.Show(key)}: \"\" for an empty value, or remove it.");
-                        else
-                            at.Report(value.Start, $"the value of {ConfigText.Show(key)} in {at.Path} must be a single value, but it is {ConfigMapper.KindOf(value)}.", $"Write it like this: {at.Example}");
+                        else if (value is YamlScalarNode scalar) Add(key, scalar.Value ?? "", keyNode.Start);
+                        else at.WrongKindAt(value, "a single value", $"the value of {ConfigText.Show(key)} in {at.Path}");
                     }
                     break;
                 default:
@@ -220,12 +240,11 @@ internal static partial class Kinds
         (at, text) =>
         {
             string? full = FullPath(text, at.Map.BaseDirectory);
-            string example = at.Example[(at.Example.IndexOf(": ", StringComparison.Ordinal) + 2)..];
             if (full is null)
                 return at.Fail<string>($"{at.Path} '{ConfigText.Show(text)}' is not a valid file path.", $"Write a file path, e.g. {at.Example}");
             if (text.EndsWith('/') || System.IO.Directory.Exists(full))
                 return at.Fail<string>($"{at.Path} '{ConfigText.Show(text)}' is a directory; it names the file itself.",
-                    $"Name a file in it, e.g. {at.Name}: {System.IO.Path.Combine(text, System.IO.Path.GetFileName(example))}.");
+                    $"Name a file in it, e.g. {at.Name}: {System.IO.Path.Combine(text, System.IO.Path.GetFileName(at.ExampleValue))}.");
             return full;
         });
 
@@ -267,7 +286,7 @@ internal static partial class Kinds
     public static readonly ValueKind<(string Text, ListenerAddress Address)> Address = Scalar("address", "a string",
         """{"type":"string","pattern":"^\\s*([tT][cC][pP]|[uU][dD][pP]|[uU][nN][iI][xX])://"}""",
         (at, text) => ListenerAddress.TryParse(text.Trim(), out var address, out string? message, out string? fix)
-            ? (text, address) : at.Fail<(string, ListenerAddress)>($"{at.Path}: {message}", fix!));
+            ? (text, address) : at.Fail<(string, ListenerAddress)>(new Problem(message!, fix!)));
 
     /// <summary>The metrics endpoint: ":PORT", "HOST:PORT", "[v6]:PORT" or a bare port; validated, kept as written.</summary>
     public static readonly ValueKind<string> Metrics = Scalar("port or `HOST:PORT`", "a port number or a string such as \":9090\"",
@@ -276,10 +295,8 @@ internal static partial class Kinds
         {
             string t = text.Trim();
             if (t.Length > 0 && t.All(char.IsAsciiDigit)) t = ":" + t;
-            if (!ListenerAddress.TryParseEndpoint(t, "", allowEmptyHost: true, out _, out int port, out string? message, out string? fix))
-                return at.Fail<string>($"{at.Path}: {message}", fix!);
-            return port == 0
-                ? at.Fail<string>($"{at.Path} has port 0; a metrics endpoint needs a known port.", $"Use a port from 1 to 65535, e.g. {at.Example}.")
+            return !ListenerAddress.TryParseEndpoint(t, "", allowEmptyHost: true, out _, out int port, out string? message, out string? fix) ? at.Fail<string>(new Problem(message!, fix!))
+                : port == 0 ? at.Fail<string>($"{at.Path} has port 0; a metrics endpoint needs a known port.", $"Use a port from 1 to 65535, e.g. {at.Example}.")
                 : text;
         });
 
@@ -289,12 +306,8 @@ internal static partial class Kinds
         {
             if (at.Node is not YamlSequenceNode list) return at.WrongKind<IReadOnlyList<T>>(expected);
             var items = new List<T>();
-            for (int i = 0; i < list.Children.Count; i++)
-            {
-                var itemAt = at.Item(i, list.Children[i]);
-                var value = item.Read(itemAt);
-                if (!itemAt.Failed) items.Add(value);
-            }
+            foreach (var itemAt in list.Children.Select(at.Item))
+                if (item.Read(itemAt) is var value && !itemAt.Failed) items.Add(value);
             return items;
         },
         v => v.Count == 0 ? null : "[…]", item.Section);
@@ -302,18 +315,11 @@ internal static partial class Kinds
     /// <summary>A pre-flight check: a command alone (60 s timeout), or a mapping of its run and timeout.</summary>
     public static ValueKind<PreflightCommand> Preflight(ConfigSection<PreflightCommand> section) => new("command or mapping",
         $$"""{"anyOf":[{{Command.Schema}},{{section.Kind.Schema}}]}""",
-        at => at.Node is YamlMappingNode ? section.Read(at) : new PreflightCommand { Command = Command.Read(at) ?? [] },
-        section: section);
+        at => at.Node is YamlMappingNode ? section.Read(at) : new PreflightCommand { Command = Command.Read(at) ?? [] }, Section: section);
 
     private static string? FullPath(string text, string baseDirectory)
     {
-        try
-        {
-            return text.Contains('\0') ? null : System.IO.Path.GetFullPath(text, baseDirectory);
-        }
-        catch (ArgumentException)
-        {
-            return null;
-        }
+        try { return text.Contains('\0') ? null : System.IO.Path.GetFullPath(text, baseDirectory); }
+        catch (ArgumentException) { return null; }
     }
 }

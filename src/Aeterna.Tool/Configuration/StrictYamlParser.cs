@@ -19,11 +19,12 @@ internal sealed class StrictYamlParser(IParser inner, Action<Mark, string, strin
     /// <summary>Far deeper than any config; low enough that building the model can't overflow the stack.</summary>
     public const int MaxDepth = 64;
 
-    private sealed class Frame(ParsingEvent start, bool isMapping)
+    /// <summary>An open mapping or list; in a mapping, whether a key comes next, and the keys so far.</summary>
+    private sealed class Frame(ParsingEvent start)
     {
-        public ParsingEvent Start { get; } = start;
-        public bool IsMapping { get; } = isMapping;
-        public bool ExpectKey { get; set; } = isMapping;
+        public ParsingEvent Start => start;
+        public bool IsMapping => start is MappingStart;
+        public bool ExpectKey { get; set; } = start is MappingStart;
         public Dictionary<string, Mark> Keys { get; } = new(StringComparer.Ordinal);
     }
 
@@ -44,27 +45,15 @@ internal sealed class StrictYamlParser(IParser inner, Action<Mark, string, strin
     /// Best place to blame when the inner parser fails without a position (it sometimes throws
     /// InvalidOperationException): an unclosed flow collection if one is open, else the last event.
     /// </summary>
-    public (Mark At, bool InFlowCollection) LastPosition
-    {
-        get
-        {
-            foreach (var frame in _frames)
-                if (frame.Start is MappingStart { Style: MappingStyle.Flow } or SequenceStart { Style: SequenceStyle.Flow })
-                    return (frame.Start.Start, true);
-            return (_last?.Start ?? Mark.Empty, false);
-        }
-    }
+    public (Mark At, bool InFlowCollection) LastPosition =>
+        _frames.FirstOrDefault(f => f.Start is MappingStart { Style: MappingStyle.Flow } or SequenceStart { Style: SequenceStyle.Flow }) is { } open
+            ? (open.Start.Start, true) : (_last?.Start ?? Mark.Empty, false);
 
     public bool MoveNext()
     {
         while (true)
         {
-            var e = Read();
-            if (e is null)
-            {
-                Current = null;
-                return false;
-            }
+            if ((Current = Read()) is not { } e) return false;
             if (e is DocumentStart) _anchors.Clear();
 
             if (e is (Scalar or MappingStart or SequenceStart or AnchorAlias) && _frames.TryPeek(out var top) && top.IsMapping && top.ExpectKey)
@@ -90,10 +79,9 @@ internal sealed class StrictYamlParser(IParser inner, Action<Mark, string, strin
             switch (e)
             {
                 case MappingStart or SequenceStart:
-                    if (_frames.Count >= MaxDepth)
-                        throw new StopException(e.Start, $"the file nests more than {MaxDepth} levels deep here.", "Flatten it: an aeterna.yaml is at most four levels deep.");
+                    CheckDepth(e, _frames.Count + 1);
                     Register((NodeEvent)e);
-                    _frames.Push(new Frame(e, e is MappingStart));
+                    _frames.Push(new Frame(e));
                     break;
                 case MappingEnd or SequenceEnd:
                     _frames.Pop();
@@ -110,17 +98,11 @@ internal sealed class StrictYamlParser(IParser inner, Action<Mark, string, strin
                     Completed();
                     break;
             }
-            Current = e;
             return true;
         }
     }
 
-    private ParsingEvent? Read()
-    {
-        if (!inner.MoveNext()) return null;
-        _last = inner.Current;
-        return _last;
-    }
+    private ParsingEvent? Read() => inner.MoveNext() ? _last = inner.Current : null;
 
     /// <summary>A node has ended: in a mapping, a finished key means a value is next and vice versa.</summary>
     private void Completed()
@@ -146,13 +128,15 @@ internal sealed class StrictYamlParser(IParser inner, Action<Mark, string, strin
         int depth = start is MappingStart or SequenceStart ? 1 : 0;
         while (depth > 0 && Read() is { } e)
         {
-            if (e is MappingStart or SequenceStart)
-            {
-                // Same limit as for kept nodes: YamlDotNet's scanner slows down badly on deep nesting.
-                if (_frames.Count + ++depth > MaxDepth)
-                    throw new StopException(e.Start, $"the file nests more than {MaxDepth} levels deep here.", "Flatten it: an aeterna.yaml is at most four levels deep.");
-            }
+            // Same limit as for kept nodes: YamlDotNet's scanner slows down badly on deep nesting.
+            if (e is MappingStart or SequenceStart) CheckDepth(e, _frames.Count + ++depth);
             else if (e is MappingEnd or SequenceEnd) depth--;
         }
+    }
+
+    private static void CheckDepth(ParsingEvent e, int depth)
+    {
+        if (depth > MaxDepth)
+            throw new StopException(e.Start, $"the file nests more than {MaxDepth} levels deep here.", "Flatten it: an aeterna.yaml is at most four levels deep.");
     }
 }

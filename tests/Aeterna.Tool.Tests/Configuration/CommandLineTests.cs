@@ -18,7 +18,7 @@ public sealed class CommandLineTests
     [InlineData("a=1 b", new[] { "a=1", "b" })]
     public void SplitsLikeAShellWithoutExpanding(string text, string[] expected)
     {
-        Assert.True(CommandLine.TrySplit(text, out var words, out string? message, out _), message);
+        Assert.Null(CommandLine.Split(text, out var words)?.Message);
         Assert.Equal(expected, words);
     }
 
@@ -33,8 +33,9 @@ public sealed class CommandLineTests
     [InlineData("a; b", "';'", "sh")]
     public void RefusesUnclosedQuotesAndShellSyntax(string text, string problem, string fix)
     {
-        Assert.False(CommandLine.TrySplit(text, out _, out string? message, out string? howToFix));
-        Assert.Contains(problem, message);
-        Assert.Contains(fix, howToFix);
+        var refused = CommandLine.Split(text, out _);
+        Assert.NotNull(refused);
+        Assert.Contains(problem, refused.Message);
+        Assert.Contains(fix, refused.Fix);
     }
 }

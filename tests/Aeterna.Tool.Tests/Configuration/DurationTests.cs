@@ -34,11 +34,12 @@ public sealed class DurationTests
     [InlineData("999999999999999999999999999999h", "too long", "30s")]
     public void RefusesAnythingElseWithAFix(string text, string problem, string fix)
     {
-        Assert.False(Duration.TryParse(text, out _, out string? message, out string? howToFix));
-        Assert.Contains(problem, message);
-        Assert.Contains(fix, howToFix);
+        var refused = Duration.Parse(text, out _);
+        Assert.NotNull(refused);
+        Assert.Contains(problem, refused.Message);
+        Assert.Contains(fix, refused.Fix);
         Assert.False(Duration.TryParse(text, out _, out string? combined));
-        Assert.Equal($"{message} {howToFix}", combined);
+        Assert.Equal($"{refused.Message} {refused.Fix}", combined);
     }
 
     [Theory]

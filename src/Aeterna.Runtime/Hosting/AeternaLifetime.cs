@@ -43,12 +43,13 @@ internal sealed class AeternaLifetime(IHostApplicationLifetime lifetime, AcceptG
     private async Task DrainAsync(PosixSignal signal)
     {
         // Stop before the supervisor's SIGKILL: leave a tenth of the budget (at least 200 ms) for
-        // Kestrel's own shutdown, and before that as much again (at most 1 s) for the endings of
-        // long-lived connections: a WebSocket's close handshake, a stream's last event.
+        // Kestrel's own shutdown, and before that a fifth (200 ms to 1 s) for the endings of
+        // long-lived connections: the client has to read a WebSocket's close frame and answer it
+        // before the grace's abort, whose reset would discard the frame unread.
         var budget = context.DrainTimeout;
         var margin = TimeSpan.FromMilliseconds(Math.Max(200, budget.TotalMilliseconds / 10));
         var drain = budget - margin;
-        var ending = TimeSpan.FromMilliseconds(Math.Min(1000, margin.TotalMilliseconds));
+        var ending = TimeSpan.FromMilliseconds(Math.Clamp(budget.TotalMilliseconds / 5, 200, 1000));
         accepts.Close();
         requests.BeginDraining();
         // Logged once draining is in force, so that whoever reads the line can rely on it.

@@ -1,7 +1,8 @@
 // The stateful service the supervisor tests relay: Kestrel with Aeterna.Runtime, a key-value store
 // and a shared-memory block that cross every relay. PUT /items/{key} stores the body; GET
 // /items/{key} reads it back; POST /memory?floats=N&seed=S fills a RelayMemory<float>; GET /memory
-// gives its length and CRC-32C; GET / says which process answered; /ws echoes WebSocket messages.
+// gives its length and CRC-32C; GET / says which process answered; /ws echoes WebSocket messages;
+// GET /events streams Server-Sent Events, numbered on from Last-Event-ID.
 using System.Text.Json.Serialization;
 using Aeterna;
 using StatefulApp;
@@ -47,6 +48,18 @@ app.Map("/ws", async (HttpContext context) =>
             return;
         }
         await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, CancellationToken.None);
+    }
+});
+// One event every 100 ms, `count` of them (default 200): a stream that outlives a relay.
+app.MapGet("/events", async (HttpContext context, int? count) =>
+{
+    context.Response.ContentType = "text/event-stream";
+    long next = long.TryParse(context.Request.Headers["Last-Event-ID"], out long last) ? last + 1 : 0;
+    for (int i = 0; i < (count ?? 200); i++, next++)
+    {
+        await context.Response.WriteAsync($"id: {next}\ndata: generation {generation}\n\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+        await Task.Delay(100, context.RequestAborted);
     }
 });
 app.MapGet("/", (Store store) => new Served(Environment.ProcessId, generation, store.Items.Count));

@@ -33,6 +33,7 @@ internal sealed class Generation : IDisposable
     private readonly Lock _transition = new();
     private GenerationState _state = GenerationState.Starting;
     private long _stateBytes = -1;
+    private Generation? _stateSource;
 
     public Generation(int number, AeternaConfig config, string token, SpawnedProcess process, NotifySocket notify, Generation? stateSource)
     {
@@ -40,7 +41,7 @@ internal sealed class Generation : IDisposable
         Number = number;
         Config = config;
         Token = token;
-        StateSource = stateSource;
+        _stateSource = stateSource;
         Pid = process.Pid;
         Exited = process.Exited;
         _notify = notify;
@@ -57,8 +58,12 @@ internal sealed class Generation : IDisposable
     /// <summary>AETERNA_TOKEN: the secret the generation opens its session with.</summary>
     public string Token { get; }
 
-    /// <summary>The generation whose state this one is to import (set when a relay starts it), or null.</summary>
-    public Generation? StateSource { get; }
+    /// <summary>
+    /// The generation whose state this one is to import (set when a relay starts it), or null; null
+    /// again once this one is active or has exited. Only its WELCOME reads it, and held for good it
+    /// would keep every generation before it alive, each naming the one before.
+    /// </summary>
+    public Generation? StateSource => Volatile.Read(ref _stateSource);
 
     /// <summary>The checkpoint this one is to start from (a restart), or null.</summary>
     public Checkpoint? RestoreFrom { get; init; }
@@ -199,6 +204,7 @@ internal sealed class Generation : IDisposable
         {
             if (_state == GenerationState.Exited || (from.Length > 0 && !from.Contains(_state))) return false;
             _state = to;
+            if (to is GenerationState.Active or GenerationState.Exited) Volatile.Write(ref _stateSource, null);
             return true;
         }
     }

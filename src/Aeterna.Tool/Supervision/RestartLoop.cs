@@ -32,12 +32,14 @@ internal sealed class RestartLoop(
     public async Task RunAsync(CancellationToken cancel)
     {
         int quickFailures = 0;
+        // One for the loop's life: a delay per pass would stay registered on the token until the stop, one per relay.
+        var stopped = Task.Delay(Timeout.Infinite, cancel);
         while (!cancel.IsCancellationRequested)
         {
             var active = generations.Active;
             if (active is not null)
             {
-                var failure = await Task.WhenAny(active.Exited, active.WatchdogFailed, Task.Delay(Timeout.Infinite, cancel)).ConfigureAwait(false);
+                var failure = await Task.WhenAny(active.Exited, active.WatchdogFailed, stopped).ConfigureAwait(false);
                 if (cancel.IsCancellationRequested) break;
                 IDisposable lease;
                 try { lease = await relays.BeginRestartAsync(cancel).ConfigureAwait(false); }

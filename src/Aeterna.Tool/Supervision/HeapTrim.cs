@@ -7,7 +7,8 @@ namespace Aeterna.Tool.Supervision;
 /// allocating afterwards no collection ever runs, and those pages stay resident in every pod. So,
 /// every <see cref="Period"/>, if more than <see cref="Threshold"/> was allocated since the last
 /// trim, one aggressive collection (blocking, compacting, decommitting the free space): well under
-/// a millisecond for a heap this small, on a timer thread, never inside a relay's window.
+/// a millisecond for a heap this small, on a timer thread (it may land during a relay and
+/// hold the supervisor's part of it, relaying frames, for that long).
 /// </summary>
 internal sealed class HeapTrim : IDisposable
 {

@@ -1,6 +1,5 @@
 using Aeterna.Addresses;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using Aeterna.Interop;
 
@@ -10,7 +9,7 @@ namespace Aeterna.Tool.Configuration;
 /// Where the control socket lives when <c>control.socket_path</c> is not set:
 /// <c>&lt;base&gt;/aeterna-&lt;uid&gt;/&lt;config name&gt;-&lt;hash&gt;/control.sock</c>, base being
 /// $XDG_RUNTIME_DIR (when absolute) or /tmp. It depends on the config file's absolute path only
-/// (the hash is of that path): so <c>status -c x.yaml</c> finds the supervisor that
+/// (the hash, 64-bit FNV-1a, is of that path): so <c>status -c x.yaml</c> finds the supervisor that
 /// <c>start -c x.yaml</c> started even while x.yaml is being edited or is invalid, and two
 /// configs never collide.
 /// </summary>
@@ -31,13 +30,22 @@ internal static class ControlSocketPath
         string name = ConfigText.FileName(configPath, 32);
         string baseDirectory = !string.IsNullOrEmpty(runtimeDirectory) && Path.IsPathRooted(runtimeDirectory) ? runtimeDirectory : "/tmp";
         string user = "aeterna-" + uid.ToString(CultureInfo.InvariantCulture);
-        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));
-        string directory = Path.Combine(baseDirectory, user, $"{name}-{Convert.ToHexStringLower(hash, 0, 4)}");
+        ulong hash = Fnv1a64(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));
+        string directory = Path.Combine(baseDirectory, user, $"{name}-{hash >> 32:x8}");
         if (DirectoryFits(directory))
             return Path.Combine(directory, "control.sock");
         // Too long for sun_path (deep $XDG_RUNTIME_DIR): a short path that still
         // gets a directory of its own, because the notify sockets of two services must not collide.
-        return Path.Combine("/tmp", user, Convert.ToHexStringLower(hash, 0, 8), "control.sock");
+        return Path.Combine("/tmp", user, $"{hash:x16}", "control.sock");
+    }
+
+    // FNV-1a, written out: the path only needs a stable spread, not a cryptographic hash, and
+    // SHA-256 would load OpenSSL (several MiB of RSS) into the supervisor for these few bytes.
+    private static ulong Fnv1a64(ReadOnlySpan<byte> bytes)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (byte b in bytes) hash = (hash ^ b) * 1099511628211;
+        return hash;
     }
 
     /// <summary>Whether both control.sock and every notify socket fit in <paramref name="directory"/>.</summary>

@@ -775,6 +775,8 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(a, ControlSocketPath.Default("/srv/a/./aeterna.yaml", "/run/user/1000", 1000)); // same file
         Assert.NotEqual(a, ControlSocketPath.Default("/srv/b/aeterna.yaml", "/run/user/1000", 1000));
         Assert.Matches(@"^/run/user/1000/aeterna-1000/aeterna-[0-9a-f]{8}/control\.sock$", a);
+        // The first 8 hex digits of the 64-bit FNV-1a of the path (docs/configuration.md), d2af186afe52bd31.
+        Assert.Equal("/run/user/1000/aeterna-1000/aeterna-d2af186a/control.sock", a);
     }
 
     [Fact]

@@ -32,17 +32,22 @@ internal static class ConfigLoader
             return Failed(path, $"'{ConfigText.Show(path)}' is not a valid file path.", "Pass the config file with -c, e.g. -c ./aeterna.yaml.");
         }
 
-        byte[] bytes;
+        byte[] buffer;
+        int total = 0;
         try
         {
             if (Directory.Exists(file))
                 return Failed(file, $"{file} is a directory, not a config file.", $"Pass the file itself, e.g. -c {Path.Combine(file, "aeterna.yaml")}.");
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var buffer = new byte[MaxFileBytes + 1];
-            int total = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-            if (total > MaxFileBytes)
-                return Failed(file, $"{file} is larger than {MaxFileBytes / 1024} KiB; that is not a config file.", "Pass the right file with -c PATH.");
-            bytes = buffer[..total];
+            // Unbuffered, into a buffer the file's size and one byte more (so the read that finds the end needs no room):
+            // a load costs what the file costs. A pipe or device has no size and grows the buffer as it is read.
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            buffer = new byte[Math.Clamp(stream.CanSeek ? stream.Length + 1 : 4096, 1, MaxFileBytes + 1)];
+            for (int n; (n = stream.Read(buffer, total, buffer.Length - total)) > 0;)
+            {
+                if ((total += n) > MaxFileBytes)
+                    return Failed(file, $"{file} is larger than {MaxFileBytes / 1024} KiB; that is not a config file.", "Pass the right file with -c PATH.");
+                if (total == buffer.Length) Array.Resize(ref buffer, Math.Min(2 * buffer.Length, MaxFileBytes + 1));
+            }
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -58,7 +63,7 @@ internal static class ConfigLoader
             return Failed(file, $"{file} cannot be read: {e.Message}", "Check that the path names a regular, readable file.");
         }
 
-        return Decode(bytes, file, out string? text) is { } error ? ConfigLoadResult.Invalid([error]) : Parse(text!, file);
+        return Decode(buffer.AsSpan(0, total), file, out string? text) is { } error ? ConfigLoadResult.Invalid([error]) : Parse(text!, file);
     }
 
     /// <summary>Parses config text as if read from <paramref name="sourcePath"/> (made absolute; relative paths in the config start from its directory).</summary>
@@ -141,21 +146,21 @@ internal static class ConfigLoader
     }
 
     /// <summary>Strict UTF-8, so binary data is reported where it starts instead of parsed as replacement characters.</summary>
-    private static ConfigError? Decode(byte[] bytes, string file, out string? text)
+    private static ConfigError? Decode(ReadOnlySpan<byte> bytes, string file, out string? text)
     {
-        int start = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+        int start = bytes.StartsWith("\uFEFF"u8) ? 3 : 0;
         try
         {
-            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, start, bytes.Length - start);
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes[start..]);
             return null;
         }
         catch (DecoderFallbackException e)
         {
             text = null;
             int index = start + Math.Max(0, e.Index);
-            int line = 1 + bytes.AsSpan(0, index).Count((byte)'\n');
-            int lineStart = bytes.AsSpan(0, index).LastIndexOf((byte)'\n') + 1;
-            return new ConfigError(file, line, 1 + Encoding.UTF8.GetCharCount(bytes, lineStart, index - lineStart),
+            int line = 1 + bytes[..index].Count((byte)'\n');
+            int lineStart = bytes[..index].LastIndexOf((byte)'\n') + 1;
+            return new ConfigError(file, line, 1 + Encoding.UTF8.GetCharCount(bytes[lineStart..index]),
                 "the file is not UTF-8 text (it may be binary or use another encoding).", "Save it as UTF-8, or pass the right file with -c PATH.");
         }
     }

@@ -683,6 +683,28 @@ public sealed class ConfigLoaderTests : IDisposable
         string big = Path.Combine(_dir, "big.yaml");
         File.WriteAllBytes(big, new byte[ConfigLoader.MaxFileBytes + 1]);
         Assert.Contains("larger than", Assert.Single(ConfigLoader.Load(big).Errors).Message);
+        // A device has no size to go by: it is read up to the limit, then refused.
+        Assert.Contains("larger than", Assert.Single(ConfigLoader.Load("/dev/zero").Errors).Message);
+    }
+
+    [Fact]
+    public async Task LoadReadsAFileOfExactlyTheLimitAndOneThatComesThroughAPipe()
+    {
+        string yaml = "service:\n  command: [app]\n";
+        string limit = Path.Combine(_dir, "limit.yaml");
+        File.WriteAllText(limit, yaml + "#" + new string('x', ConfigLoader.MaxFileBytes - yaml.Length - 2) + "\n");
+        Assert.Equal(ConfigLoader.MaxFileBytes, new FileInfo(limit).Length);
+        Assert.True(ConfigLoader.Load(limit).Success);
+
+        // A FIFO reports no length: the loader reads what comes until the writer closes.
+        string fifo = Path.Combine(_dir, "fifo.yaml");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo])) mkfifo.WaitForExit();
+        string body = yaml + new string('#', 10_000) + "\n";
+        var writer = Task.Run(() => File.WriteAllText(fifo, body));
+        var loaded = await Task.Run(() => ConfigLoader.Load(fifo));
+        await writer;
+        Assert.True(loaded.Success, string.Join('\n', loaded.Errors));
+        Assert.Equal(["app"], loaded.Config!.Service.Command);
     }
 
     // ---- robustness ----

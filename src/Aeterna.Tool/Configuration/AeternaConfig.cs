@@ -3,108 +3,46 @@ using Aeterna.Addresses;
 namespace Aeterna.Tool.Configuration;
 
 // The validated aeterna.yaml. ConfigLoader has checked every value and resolved every default
-// (the ones a new record has, and the ones that depend on where the file is), so nothing
-// downstream validates again. What each key means is said once, in ConfigTable; a record is
-// named for its section, a property for its key. Paths are absolute.
+// (the table's, and the ones that depend on where the file is), so nothing downstream validates
+// again. What each key means, and its default, is said once, in ConfigTable, which builds these
+// records: a record is named for its section, a parameter for its key, in the table's order.
+// Paths are absolute. A parameter has a doc tag when it says more than its key does.
+#pragma warning disable CS1573 // (a parameter without a tag beside ones with)
 
-internal sealed record AeternaConfig
-{
-    /// <summary>The file this was read from.</summary>
-    public required string SourcePath { get; init; }
-    public required ServiceConfig Service { get; init; }
-
-    /// <summary>In order: generation fds 3, 4, …</summary>
-    public required IReadOnlyList<ListenerConfig> Listeners { get; init; }
-    public required ReadinessConfig Readiness { get; init; }
-    public required OrchestrationConfig Orchestration { get; init; }
-    public required ControlConfig Control { get; init; }
-    public required ObservabilityConfig Observability { get; init; }
-    public WatchConfig Watch { get; init; } = new();
-}
-
-internal sealed record WatchConfig
-{
-    public bool Config { get; init; }
-    public IReadOnlyList<string> Paths { get; init; } = [];
-    public TimeSpan Debounce { get; init; } = TimeSpan.FromSeconds(2);
-    public bool Enabled => Config || Paths.Count > 0;
-}
+/// <param name="SourcePath">The file this was read from.</param>
+/// <param name="Listeners">In order: generation fds 3, 4, …</param>
+internal sealed record AeternaConfig(string SourcePath, ServiceConfig Service, IReadOnlyList<ListenerConfig> Listeners, ReadinessConfig Readiness,
+    OrchestrationConfig Orchestration, ControlConfig Control, ObservabilityConfig Observability, WatchConfig Watch);
 
 /// <summary>One process per generation.</summary>
-internal sealed record ServiceConfig
-{
-    public required string Name { get; init; }
+/// <param name="Command">Program and arguments; never empty.</param>
+/// <param name="Environment">In file order, applied over the supervisor's own environment.</param>
+internal sealed record ServiceConfig(string Name, IReadOnlyList<string> Command, IReadOnlyList<KeyValuePair<string, string>> Environment, string WorkingDirectory);
 
-    /// <summary>Program and arguments; never empty.</summary>
-    public required IReadOnlyList<string> Command { get; init; }
-
-    /// <summary>In file order, applied over the supervisor's own environment.</summary>
-    public required IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; }
-    public required string WorkingDirectory { get; init; }
-}
-
-internal sealed record ListenerConfig
-{
-    public required string Name { get; init; }
-
-    /// <summary>The address exactly as written in the file (for messages), parsed into the rest.</summary>
-    public required string Address { get; init; }
-    public required ListenerKind Kind { get; init; }
-
-    /// <summary>tcp/udp: an IP literal (no brackets), or a DNS name resolved at bind time.</summary>
-    public string? Host { get; init; }
-
-    /// <summary>tcp/udp; 0 lets the kernel choose.</summary>
-    public int Port { get; init; }
-
-    /// <summary>unix: the socket path.</summary>
-    public string? Path { get; init; }
-    public int Backlog { get; init; } = 4096;
-}
+/// <param name="Address">The address exactly as written in the file (for messages), parsed into the rest.</param>
+/// <param name="Host">tcp/udp: an IP literal (no brackets), or a DNS name resolved at bind time.</param>
+/// <param name="Port">tcp/udp; 0 lets the kernel choose.</param>
+/// <param name="Path">unix: the socket path.</param>
+internal sealed record ListenerConfig(string Name, string Address, ListenerKind Kind, string? Host, int Port, string? Path, int Backlog);
 
 internal enum ReadinessMode { Auto, Notify, Listening, Delay }
 
-internal sealed record ReadinessConfig
-{
-    public ReadinessMode Mode { get; init; } = ReadinessMode.Auto;
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
-    public TimeSpan Delay { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Zero: no watchdog (the app may still enable one by sending WATCHDOG_USEC=).</summary>
-    public TimeSpan Watchdog { get; init; } = TimeSpan.Zero;
-}
+/// <param name="Watchdog">Zero: no watchdog (the app may still enable one by sending WATCHDOG_USEC=).</param>
+internal sealed record ReadinessConfig(ReadinessMode Mode, TimeSpan Timeout, TimeSpan Delay, TimeSpan Watchdog);
 
 /// <summary>One item of <c>orchestration.preflight</c>.</summary>
-internal sealed record PreflightCommand
-{
-    public required IReadOnlyList<string> Command { get; init; }
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
-}
+internal sealed record PreflightCommand(IReadOnlyList<string> Command, TimeSpan Timeout);
 
 /// <summary>
 /// The health the canary watches comes from the generation itself (HEALTH on its Aeterna
 /// session, or the probe run against it), never from a probe through the shared listener, which
 /// either generation could answer.
 /// </summary>
-internal sealed record CanaryConfig
-{
-    public bool Enabled { get; init; } = true;
-    public TimeSpan SoakTime { get; init; } = TimeSpan.FromSeconds(10);
-    public int FailureThreshold { get; init; } = 3;
-    public double MaxErrorRate { get; init; } = 0.1;
-    public int MinRequests { get; init; } = 20;
-    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(5);
-    public ProbeConfig? Probe { get; init; }
-}
+internal sealed record CanaryConfig(bool Enabled, TimeSpan SoakTime, int FailureThreshold, double MaxErrorRate, int MinRequests, TimeSpan HealthTimeout, ProbeConfig? Probe);
 
 /// <summary>Exit 0 is healthy.</summary>
-internal sealed record ProbeConfig
-{
-    /// <summary>May hold <c>${AETERNA_GENERATION}</c> and <c>${AETERNA_PID}</c>, substituted per run.</summary>
-    public required IReadOnlyList<string> Command { get; init; }
-    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
-}
+/// <param name="Command">May hold <c>${AETERNA_GENERATION}</c> and <c>${AETERNA_PID}</c>, substituted per run.</param>
+internal sealed record ProbeConfig(IReadOnlyList<string> Command, TimeSpan Interval, TimeSpan Timeout);
 
 internal enum HandoffMechanism { Auto, Pipe, Shm }
 
@@ -112,61 +50,31 @@ internal enum HandoffMechanism { Auto, Pipe, Shm }
 /// <c>orchestration.state_handoff</c> (or top-level <c>handoff</c>). On by default: an app that
 /// registers state expects it to survive relays.
 /// </summary>
-internal sealed record StateHandoffConfig
-{
-    public bool Enabled { get; init; } = true;
+/// <param name="SocketPath">The Aeterna protocol socket (AETERNA_SOCKET); by default beside the control socket.</param>
+/// <param name="MaxStateSize">Bytes of serialized state; RelayMemory regions, passed by fd, don't count.</param>
+/// <param name="Manifest">Null: found beside the program or .dll of the command.</param>
+/// <param name="CheckpointInterval">Zero: no checkpoints.</param>
+/// <param name="CheckpointPath">Null: checkpoints are kept in memory only.</param>
+internal sealed record StateHandoffConfig(bool Enabled, string SocketPath, HandoffMechanism Mechanism, TimeSpan Timeout, long MaxStateSize,
+    string? Manifest, TimeSpan CheckpointInterval, string? CheckpointPath);
 
-    /// <summary>The Aeterna protocol socket (AETERNA_SOCKET); by default beside the control socket.</summary>
-    public required string SocketPath { get; init; }
-    public HandoffMechanism Mechanism { get; init; } = HandoffMechanism.Auto;
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Zero: no checkpoints.</summary>
-    public TimeSpan CheckpointInterval { get; init; }
-
-    /// <summary>Null: checkpoints are kept in memory only.</summary>
-    public string? CheckpointPath { get; init; }
-
-    /// <summary>Null: found beside the program or .dll of the command.</summary>
-    public string? Manifest { get; init; }
-
-    /// <summary>Bytes of serialized state; RelayMemory regions, passed by fd, don't count.</summary>
-    public long MaxStateSize { get; init; } = 1L << 30;
-}
-
-internal sealed record RestartConfig
-{
-    public TimeSpan BackoffInitial { get; init; } = TimeSpan.FromMilliseconds(100);
-    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
-}
+internal sealed record RestartConfig(TimeSpan BackoffInitial, TimeSpan BackoffMax);
 
 /// <summary>Its <c>strategy</c> has one value, so it is checked and not kept.</summary>
-internal sealed record OrchestrationConfig
-{
-    public IReadOnlyList<PreflightCommand> Preflight { get; init; } = [];
-    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
-    public CanaryConfig Canary { get; init; } = new();
-    public required StateHandoffConfig StateHandoff { get; init; }
-    public RestartConfig Restart { get; init; } = new();
-}
+internal sealed record OrchestrationConfig(IReadOnlyList<PreflightCommand> Preflight, TimeSpan DrainTimeout, CanaryConfig Canary, StateHandoffConfig StateHandoff, RestartConfig Restart);
 
-internal sealed record ControlConfig
-{
-    /// <summary>By default <see cref="ControlSocketPath.Default(string)"/>. Its directory also holds the notify sockets.</summary>
-    public required string SocketPath { get; init; }
-}
+/// <param name="SocketPath">By default <see cref="ControlSocketPath.Default(string)"/>. Its directory also holds the notify sockets.</param>
+internal sealed record ControlConfig(string SocketPath);
 
 internal enum LogFormat { Text, Json }
 
 internal enum LogLevel { Debug, Info, Warn, Error }
 
-internal sealed record ObservabilityConfig
-{
-    /// <summary>As written (":9090" binds every interface, "127.0.0.1:9090" one); null: no endpoint.</summary>
-    public string? MetricsAddress { get; init; }
-    public LogLevel LogLevel { get; init; } = LogLevel.Info;
-    public LogFormat LogFormat { get; init; } = LogFormat.Text;
+/// <param name="MetricsAddress">As written (":9090" binds every interface, "127.0.0.1:9090" one); null: no endpoint.</param>
+/// <param name="HistoryPath">The relay history file; by default beside the control socket.</param>
+internal sealed record ObservabilityConfig(string? MetricsAddress, LogLevel LogLevel, LogFormat LogFormat, string HistoryPath);
 
-    /// <summary>The relay history file; by default beside the control socket.</summary>
-    public required string HistoryPath { get; init; }
+internal sealed record WatchConfig(bool Config, IReadOnlyList<string> Paths, TimeSpan Debounce)
+{
+    public bool Enabled => Config || Paths.Count > 0;
 }

@@ -15,14 +15,14 @@ internal static class ConfigChecks
         var map = section.At.Map;
         if (listener.Kind == ListenerKind.Udp && section["backlog"] is { } backlog)
             map.Error(backlog.Place, $"{section.Path} is a udp listener; backlog only applies to stream sockets (tcp, unix).", "Remove backlog from this listener.");
-        // A value that is not valid was reported already and left empty.
-        if (listener.Name != "" && section["name"]!.Node.Start is var name && map.Claim("name " + listener.Name, name, listener.Name) is { } first)
+        // A value that is not valid was reported already and left null.
+        if (listener.Name is not null && section["name"]!.Node.Start is var name && map.Claim("name " + listener.Name, name, listener.Name) is { } first)
             map.Error(name, $"two listeners are named '{listener.Name}' (the first on line {first.At.Line}).", "Give each listener its own name.");
-        if (listener.Address != "" && (listener.Port != 0 || listener.Kind == ListenerKind.Unix))
+        if (listener.Address is not null && (listener.Port != 0 || listener.Kind == ListenerKind.Unix))
         {
             string identity = listener.Kind == ListenerKind.Unix ? $"unix:{Path.GetFullPath(listener.Path!)}" : $"{listener.Kind}:{listener.Host!.ToLowerInvariant()}:{listener.Port}";
             var address = section["address"]!.Node.Start;
-            if (map.Claim(identity, address, listener.Name != "" ? listener.Name : section.Path) is { } other)
+            if (map.Claim(identity, address, listener.Name ?? section.Path) is { } other)
                 map.Error(address, $"{section.Path} has the same address as listener '{other.Owner}' (line {other.At.Line}): {ConfigText.Show(listener.Address)}.",
                     "Give each listener its own address, or remove the duplicate.");
         }

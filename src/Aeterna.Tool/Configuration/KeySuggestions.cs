@@ -7,7 +7,7 @@ internal static class KeySuggestions
     public static string UnknownKeyFix(string key, ConfigSection section)
     {
         string[] valid = [.. section.Keys.Select(k => k.Name)];
-        string? close = section.Keys.FirstOrDefault(k => k.Options.Aliases.Contains(key, StringComparer.OrdinalIgnoreCase))?.Name ?? Closest(key, valid);
+        string? close = section.Keys.FirstOrDefault(k => k.Aliases?.Contains(key, StringComparer.OrdinalIgnoreCase) == true)?.Name ?? Closest(key, valid);
         if (close is not null) return $"Did you mean '{close}'?";
         var elsewhere = ConfigTable.Sections.Where(s => s != section && s.Key(key) is not null).Select(s => s.Path.Length == 0 ? "the top level" : $"'{s.Path}'").ToList();
         if (section != ConfigTable.StateHandoff && ConfigTable.StateHandoff.Key(key) is not null) elsewhere.Add("'handoff'"); // its top-level spelling

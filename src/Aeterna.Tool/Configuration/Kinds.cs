@@ -7,9 +7,8 @@ using YamlDotNet.RepresentationModel;
 namespace Aeterna.Tool.Configuration;
 
 /// <summary>
-/// A type of value in aeterna.yaml: how it is read (reporting what is wrong and the fix), how a
-/// value is written back (defaults in the reference and the schema), and how the reference and
-/// the JSON Schema describe it.
+/// A type of value in aeterna.yaml: how it is read (reporting what is wrong and the fix; a key's
+/// default is read the same way), and how the reference and the JSON Schema describe it.
 /// </summary>
 /// <param name="Type">The type as the reference names it, e.g. "duration > 0".</param>
 /// <param name="Schema">
@@ -21,14 +20,15 @@ internal abstract record ValueKind(string Type, string Schema, ConfigSection? Se
 {
     /// <summary>A section: an empty value opens as an empty mapping, so that its required keys are still asked for.</summary>
     public bool IsMapping { get; init; }
+
+    public abstract object? ReadValue(ValueAt at);
 }
 
 /// <summary>A <see cref="ValueKind"/> whose values are <typeparamref name="T"/>: <c>read</c> gives anything after an error (<see cref="ValueAt.Failed"/>).</summary>
-internal sealed record ValueKind<T>(string Type, string Schema, Func<ValueAt, T> Read, Func<T, string?>? ShowValue = null, ConfigSection? Section = null)
+internal sealed record ValueKind<T>(string Type, string Schema, Func<ValueAt, T> Read, ConfigSection? Section = null)
     : ValueKind(Type, Schema, Section)
 {
-    /// <summary>The value as YAML (e.g. "30s"); null when it is "none" (no value, an empty list).</summary>
-    public string? Show(T value) => ShowValue is null ? value?.ToString() : ShowValue(value);
+    public override object? ReadValue(ValueAt at) => Read(at);
 }
 
 /// <summary>The kinds of value aeterna.yaml has (docs/configuration.md, "Value rules"), each read with the errors and fixes it can have.</summary>
@@ -47,13 +47,12 @@ internal static partial class Kinds
     private static partial Regex VariablePattern();
 
     /// <summary>A kind written as one scalar; anything else is reported as the wrong kind, <paramref name="expected"/> saying what it should be.</summary>
-    private static ValueKind<T> Scalar<T>(string type, string expected, string schema, Func<ValueAt, string, T> parse, Func<T, string?>? show = null) =>
-        new(type, schema, at => at.Node is YamlScalarNode scalar ? parse(at, scalar.Value ?? "") : at.WrongKind<T>(expected), show);
+    private static ValueKind<T> Scalar<T>(string type, string expected, string schema, Func<ValueAt, string, T> parse) =>
+        new(type, schema, at => at.Node is YamlScalarNode scalar ? parse(at, scalar.Value ?? "") : at.WrongKind<T>(expected));
 
     public static readonly ValueKind<string> Version = Scalar("string", "a string", """{"enum":["1","1.0",1]}""",
         (at, text) => text is "1" or "1.0" ? text
-            : at.Fail<string>($"version '{ConfigText.Show(text)}' is not supported; this Aeterna reads version 1.0.", "Write version: \"1.0\", or leave version out."),
-        v => $"\"{v}\"");
+            : at.Fail<string>($"version '{ConfigText.Show(text)}' is not supported; this Aeterna reads version 1.0.", "Write version: \"1.0\", or leave version out."));
 
     /// <summary>A name of 1 to <paramref name="max"/> characters from [A-Za-z0-9_.-]; <paramref name="rule"/> says so in a fix.</summary>
     public static ValueKind<string> Name(int max, string rule) => Scalar("string", "a string",
@@ -67,8 +66,7 @@ internal static partial class Kinds
         (at, text) =>
             text.Equals("true", StringComparison.OrdinalIgnoreCase) ? true
             : text.Equals("false", StringComparison.OrdinalIgnoreCase) ? false
-            : at.Fail<bool>($"{at.Path} is '{ConfigText.Show(text)}'; it must be true or false.", $"Write {at.Name}: true or {at.Name}: false."),
-        v => v ? "true" : "false");
+            : at.Fail<bool>($"{at.Path} is '{ConfigText.Show(text)}'; it must be true or false.", $"Write {at.Name}: true or {at.Name}: false."));
 
     public static ValueKind<int> Int(int min, int max) => Scalar(max == int.MaxValue ? $"integer ≥ {min}" : $"integer {min}–{max}", "a whole number",
         $$"""{"anyOf":[{"type":"integer","minimum":{{min}}{{(max == int.MaxValue ? "" : $",\"maximum\":{max}")}}},{"type":"string","pattern":"^[-+]?[0-9]+$"}]}""",
@@ -76,8 +74,7 @@ internal static partial class Kinds
             !long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value)
                 ? at.Fail<int>($"{at.Path} is '{ConfigText.Show(text)}'; it must be a whole number from {min} to {max}.", $"Write it like this: {at.Example}")
             : value < min || value > max ? at.Fail<int>($"{at.Path} is {value}; it must be from {min} to {max}.", $"Use a number from {min} to {max}, e.g. {at.Example}")
-            : (int)value,
-        v => v.ToString(CultureInfo.InvariantCulture));
+            : (int)value);
 
     /// <summary>A duration (<see cref="Configuration.Duration"/>) up to <see cref="MaxDuration"/>, zero allowed unless <paramref name="positive"/>.</summary>
     public static ValueKind<TimeSpan> Duration(bool positive = false) => Scalar(positive ? "duration > 0" : "duration", "a duration string such as 30s",
@@ -86,8 +83,7 @@ internal static partial class Kinds
             Configuration.Duration.Parse(text, out var value) is { } problem ? at.Fail<TimeSpan>(problem)
             : value == TimeSpan.Zero && positive ? at.Fail<TimeSpan>($"{at.Path} is {ConfigText.Show(text)}; it must be more than 0.", $"Use a positive duration, e.g. {at.Example}")
             : value > MaxDuration ? at.Fail<TimeSpan>($"{at.Path} is {ConfigText.Show(text)}; durations longer than 24h are not supported.", $"Use at most 24h, e.g. {at.Example}")
-            : value,
-        Configuration.Duration.Format);
+            : value);
 
     /// <summary>A rate from 0 to 1, written as a fraction (0.05) or a percentage ("5%").</summary>
     public static readonly ValueKind<double> Rate = Scalar("fraction or percentage", "a fraction such as 0.05 or a percentage such as 5%",
@@ -100,8 +96,7 @@ internal static partial class Kinds
                 && (percent ? value / 100 : value) is >= 0 and <= 1 and var rate)
                 return rate;
             return at.Fail<double>($"{at.Path} is '{ConfigText.Show(text)}'; it must be a fraction from 0 to 1 or a percentage from 0% to 100%.", $"Write it like this: {at.Example}");
-        },
-        v => (v * 100).ToString("0.####", CultureInfo.InvariantCulture) + "%");
+        });
 
     /// <summary>A byte size (<see cref="ByteSize"/>) of at least <paramref name="min"/>.</summary>
     public static ValueKind<long> Size(long min) => Scalar($"size ≥ {ByteSize.Format(min)}", "a size such as 1GiB",
@@ -109,8 +104,7 @@ internal static partial class Kinds
         (at, text) =>
             ByteSize.Parse(text, out long value) is { } problem ? at.Fail<long>(problem)
             : value < min ? at.Fail<long>($"{at.Path} is {ConfigText.Show(text)}; it must be at least {ByteSize.Format(min)}.", $"Use a larger size, e.g. {at.Example}")
-            : value,
-        ByteSize.Format);
+            : value);
 
     /// <summary>One of <paramref name="choices"/>, matched case-insensitively; the first name of a value is how it is written back.</summary>
     public static ValueKind<T> Choice<T>(params (string Name, T Value)[] choices) where T : notnull
@@ -127,8 +121,7 @@ internal static partial class Kinds
                 string? close = KeySuggestions.Closest(text.Trim(), names);
                 return at.Fail<T>($"{at.Path} is '{ConfigText.Show(text)}'; it must be one of: {string.Join(", ", names)}.",
                     close is not null ? $"Did you mean '{close}'? Write {at.Name}: {close}." : $"Write one of them, e.g. {at.Name}: {names[0]}.");
-            },
-            v => choices.First(c => EqualityComparer<T>.Default.Equals(c.Value, v)).Name);
+            });
     }
 
     /// <summary>A command: a list of words, or one string split like a shell would (<see cref="CommandLine"/>).</summary>
@@ -219,8 +212,7 @@ internal static partial class Kinds
                     return at.WrongKind<IReadOnlyList<KeyValuePair<string, string>>>("a list of \"KEY=VALUE\" strings or a KEY: VALUE mapping");
             }
             return result;
-        },
-        v => v.Count == 0 ? null : $"[{string.Join(", ", v.Select(e => $"\"{e.Key}={e.Value}\""))}]");
+        });
 
     /// <summary>An existing directory, absolute or relative to the config file's directory.</summary>
     public static readonly ValueKind<string> Directory = Scalar("path", "a string (a directory path)", """{"type":"string","minLength":1}""",
@@ -279,8 +271,7 @@ internal static partial class Kinds
                 else at.WrongKindAt(item, "a path", $"each item of {at.Path}");
             }
             return paths;
-        },
-        v => v.Count == 0 ? null : $"[{string.Join(", ", v)}]");
+        });
 
     /// <summary>A listener address (<see cref="ListenerAddress"/>), with the text as written.</summary>
     public static readonly ValueKind<(string Text, ListenerAddress Address)> Address = Scalar("address", "a string",
@@ -309,13 +300,12 @@ internal static partial class Kinds
             foreach (var itemAt in list.Children.Select(at.Item))
                 if (item.Read(itemAt) is var value && !itemAt.Failed) items.Add(value);
             return items;
-        },
-        v => v.Count == 0 ? null : "[…]", item.Section);
+        }, item.Section);
 
     /// <summary>A pre-flight check: a command alone (60 s timeout), or a mapping of its run and timeout.</summary>
     public static ValueKind<PreflightCommand> Preflight(ConfigSection<PreflightCommand> section) => new("command or mapping",
         $$"""{"anyOf":[{{Command.Schema}},{{section.Kind.Schema}}]}""",
-        at => at.Node is YamlMappingNode ? section.Read(at) : new PreflightCommand { Command = Command.Read(at) ?? [] }, Section: section);
+        at => at.Node is YamlMappingNode ? section.Read(at) : new PreflightCommand(Command.Read(at) ?? [], section.Default<TimeSpan>("timeout", at)), section);
 
     private static string? FullPath(string text, string baseDirectory)
     {

@@ -88,7 +88,7 @@ public sealed class ListeningDetectorTests
             var line = File.ReadAllLines("/proc/net/tcp").Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 .First(f => f[1].EndsWith(":" + hexPort, StringComparison.Ordinal) && f[3] == "0A");
             long inode = long.Parse(line[9]);
-            var config = new ListenerConfig { Name = "http", Address = $"tcp://127.0.0.1:{port}", Kind = ListenerKind.Tcp, Host = "127.0.0.1", Port = port };
+            var config = new ListenerConfig("http", $"tcp://127.0.0.1:{port}", ListenerKind.Tcp, "127.0.0.1", port, null, 4096);
             return new BoundListener(config, new Socket(SocketType.Stream, ProtocolType.Tcp), inode);
         }
 

@@ -7,6 +7,8 @@ namespace Aeterna.Tool.Tests.Configuration;
 
 public sealed class ConfigLoaderTests : IDisposable
 {
+    private static readonly ReadinessConfig DefaultReadiness = new(ReadinessMode.Auto, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.Zero);
+
     /// <summary>An example config of tests/Aeterna.Tool.Tests/Configuration/Examples, as written.</summary>
     internal static string Example(string name) => File.ReadAllText(Path.Combine(Repo.Root, "tests", "Aeterna.Tool.Tests", "Configuration", "Examples", name));
 
@@ -82,7 +84,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(HandoffMechanism.Pipe, c.Orchestration.StateHandoff.Mechanism);
         Assert.Equal(TimeSpan.FromSeconds(5), c.Orchestration.StateHandoff.Timeout);
         Assert.Equal(Path.Combine(Path.GetDirectoryName(c.Control.SocketPath)!, "aeterna.sock"), c.Orchestration.StateHandoff.SocketPath);
-        Assert.Equal(new ReadinessConfig(), c.Readiness);
+        Assert.Equal(DefaultReadiness, c.Readiness);
     }
 
     [Fact]
@@ -95,12 +97,12 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "app"), c.Service.WorkingDirectory);
 
         Assert.Equal(4, c.Listeners.Count);
-        Assert.Equal(new ListenerConfig { Name = "http", Address = "tcp://0.0.0.0:8080", Kind = ListenerKind.Tcp, Host = "0.0.0.0", Port = 8080, Backlog = 1024 }, c.Listeners[0]);
-        Assert.Equal(new ListenerConfig { Name = "admin", Address = "tcp://[::1]:9000", Kind = ListenerKind.Tcp, Host = "::1", Port = 9000 }, c.Listeners[1]);
-        Assert.Equal(new ListenerConfig { Name = "dns", Address = "udp://localhost:5353", Kind = ListenerKind.Udp, Host = "localhost", Port = 5353 }, c.Listeners[2]);
-        Assert.Equal(new ListenerConfig { Name = "local", Address = "unix:///tmp/aeterna-tests/app.sock", Kind = ListenerKind.Unix, Path = "/tmp/aeterna-tests/app.sock" }, c.Listeners[3]);
+        Assert.Equal(new ListenerConfig("http", "tcp://0.0.0.0:8080", ListenerKind.Tcp, "0.0.0.0", 8080, null, 1024), c.Listeners[0]);
+        Assert.Equal(new ListenerConfig("admin", "tcp://[::1]:9000", ListenerKind.Tcp, "::1", 9000, null, 4096), c.Listeners[1]);
+        Assert.Equal(new ListenerConfig("dns", "udp://localhost:5353", ListenerKind.Udp, "localhost", 5353, null, 4096), c.Listeners[2]);
+        Assert.Equal(new ListenerConfig("local", "unix:///tmp/aeterna-tests/app.sock", ListenerKind.Unix, null, 0, "/tmp/aeterna-tests/app.sock", 4096), c.Listeners[3]);
 
-        Assert.Equal(new ReadinessConfig { Mode = ReadinessMode.Notify, Timeout = TimeSpan.FromSeconds(90), Delay = TimeSpan.FromMilliseconds(500), Watchdog = TimeSpan.FromSeconds(10) }, c.Readiness);
+        Assert.Equal(new ReadinessConfig(ReadinessMode.Notify, TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10)), c.Readiness);
 
         var o = c.Orchestration;
         Assert.Equal(3, o.Preflight.Count);
@@ -111,17 +113,14 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(TimeSpan.FromMinutes(2), o.Preflight[2].Timeout);
         Assert.Equal(TimeSpan.FromSeconds(45), o.DrainTimeout);
         Assert.Equal(["./probe.sh", "${AETERNA_GENERATION}"], o.Canary.Probe!.Command);
-        Assert.Equal(new ProbeConfig { Command = o.Canary.Probe.Command, Interval = TimeSpan.FromMilliseconds(250), Timeout = TimeSpan.FromSeconds(2) }, o.Canary.Probe);
-        Assert.Equal(new CanaryConfig { Enabled = false, SoakTime = TimeSpan.Zero, FailureThreshold = 5, MaxErrorRate = 0.025, MinRequests = 100, HealthTimeout = TimeSpan.FromSeconds(3), Probe = o.Canary.Probe }, o.Canary);
-        Assert.Equal(new StateHandoffConfig
-        {
-            Enabled = true, SocketPath = Path.Combine(_dir, "run/srp.sock"), Mechanism = HandoffMechanism.Shm, Timeout = TimeSpan.FromSeconds(1.5), MaxStateSize = 256L << 20,
-            Manifest = Path.Combine(_dir, "app/Agent.relay.json"), CheckpointInterval = TimeSpan.FromSeconds(30), CheckpointPath = Path.Combine(_dir, "state/agent.checkpoint"),
-        }, o.StateHandoff);
-        Assert.Equal(new RestartConfig { BackoffInitial = TimeSpan.FromMilliseconds(200), BackoffMax = TimeSpan.FromHours(1) }, o.Restart);
+        Assert.Equal(new ProbeConfig(o.Canary.Probe.Command, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2)), o.Canary.Probe);
+        Assert.Equal(new CanaryConfig(false, TimeSpan.Zero, 5, 0.025, 100, TimeSpan.FromSeconds(3), o.Canary.Probe), o.Canary);
+        Assert.Equal(new StateHandoffConfig(true, Path.Combine(_dir, "run/srp.sock"), HandoffMechanism.Shm, TimeSpan.FromSeconds(1.5), 256L << 20,
+            Path.Combine(_dir, "app/Agent.relay.json"), TimeSpan.FromSeconds(30), Path.Combine(_dir, "state/agent.checkpoint")), o.StateHandoff);
+        Assert.Equal(new RestartConfig(TimeSpan.FromMilliseconds(200), TimeSpan.FromHours(1)), o.Restart);
 
         Assert.Equal(Path.Combine(_dir, "run/control.sock"), c.Control.SocketPath);
-        Assert.Equal(new ObservabilityConfig { MetricsAddress = "127.0.0.1:9090", LogLevel = LogLevel.Warn, LogFormat = LogFormat.Json, HistoryPath = Path.Combine(_dir, "history/relays.jsonl") }, c.Observability);
+        Assert.Equal(new ObservabilityConfig("127.0.0.1:9090", LogLevel.Warn, LogFormat.Json, Path.Combine(_dir, "history/relays.jsonl")), c.Observability);
         Assert.True(c.Watch.Config);
         Assert.Equal([Path.Combine(_dir, "app"), "/tmp/aeterna-tests/current"], c.Watch.Paths);
         Assert.Equal(TimeSpan.FromMilliseconds(500), c.Watch.Debounce);
@@ -158,15 +157,17 @@ public sealed class ConfigLoaderTests : IDisposable
         var c = Valid("service:\n  command: ./app --serve\n");
         Assert.Equal(["./app", "--serve"], c.Service.Command);
         Assert.Empty(c.Service.Environment);
-        Assert.Equal(new ReadinessConfig(), c.Readiness);
-        Assert.Equal(new CanaryConfig(), c.Orchestration.Canary);
+        // The defaults, as docs/configuration.md gives them.
+        Assert.Equal(DefaultReadiness, c.Readiness);
+        Assert.Equal(new CanaryConfig(true, TimeSpan.FromSeconds(10), 3, 0.1, 20, TimeSpan.FromSeconds(5), null), c.Orchestration.Canary);
         string runtime = Path.GetDirectoryName(c.Control.SocketPath)!;
-        Assert.Equal(new StateHandoffConfig { SocketPath = Path.Combine(runtime, "aeterna.sock") }, c.Orchestration.StateHandoff);
+        Assert.Equal(new StateHandoffConfig(true, Path.Combine(runtime, "aeterna.sock"), HandoffMechanism.Auto, TimeSpan.FromSeconds(5), 1L << 30, null, TimeSpan.Zero, null), c.Orchestration.StateHandoff);
         Assert.True(c.Orchestration.StateHandoff.Enabled); // state an app registers must not be dropped silently
-        Assert.Equal(new RestartConfig(), c.Orchestration.Restart);
+        Assert.Equal(new RestartConfig(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30)), c.Orchestration.Restart);
+        Assert.Equal(TimeSpan.FromSeconds(30), c.Orchestration.DrainTimeout);
         Assert.Empty(c.Orchestration.Preflight);
-        Assert.Equal(new ObservabilityConfig { HistoryPath = Path.Combine(runtime, "relays.jsonl") }, c.Observability);
-        Assert.Equal(new WatchConfig(), c.Watch);
+        Assert.Equal(new ObservabilityConfig(null, LogLevel.Info, LogFormat.Text, Path.Combine(runtime, "relays.jsonl")), c.Observability);
+        Assert.Equal(new WatchConfig(false, [], TimeSpan.FromSeconds(2)), c.Watch);
     }
 
     [Fact]

@@ -18,9 +18,6 @@ namespace Aeterna.Tool.Tests.Configuration;
 /// </summary>
 internal static partial class ConfigReference
 {
-    /// <summary>Defaults are shown for a config at a neutral place; the ones that depend on it are said in words.</summary>
-    private static readonly ConfigMapper Sample = new("/srv/agent/aeterna.yaml");
-
     [GeneratedRegex(@"(?<start><!-- keys of (?<path>[^ ]*) -->\n).*?(?<end><!-- end of keys -->)", RegexOptions.Singleline)]
     private static partial Regex Region();
 
@@ -42,7 +39,7 @@ internal static partial class ConfigReference
             string meaning = key.Doc;
             if (key.Kind.Section is { } opened && opened != section)
                 meaning += $" Its keys: [`{opened.Path}`](#{Anchor(opened)}).";
-            text.Append(CultureInfo.InvariantCulture, $"| `{key.Name}` | {key.Kind.Type} | {Default(section, key)} | {meaning.Replace(" | ", " \\| ")} |\n");
+            text.Append(CultureInfo.InvariantCulture, $"| `{key.Name}` | {key.Kind.Type} | {Default(key)} | {meaning.Replace(" | ", " \\| ")} |\n");
         }
         return text.ToString();
     }
@@ -50,9 +47,8 @@ internal static partial class ConfigReference
     /// <summary>GitHub's anchor of the heading "`path`".</summary>
     public static string Anchor(ConfigSection section) => section.Path.Replace(".", "");
 
-    private static string Default(ConfigSection section, ConfigKey key) =>
-        key.Options.Required ? "**required**"
-        : key.Options.Default ?? (section.DefaultValue(key, Sample) is { } value ? $"`{value}`" : key.Kind.IsMapping ? "" : "none");
+    private static string Default(ConfigKey key) =>
+        key.Required ? "**required**" : key.DefaultInWords ?? (key.Kind.IsMapping ? "" : key.Default is { } value ? $"`{value}`" : "none");
 
     public static string Schema()
     {
@@ -79,7 +75,7 @@ internal static partial class ConfigReference
             var property = Expand(JsonNode.Parse(key.Kind.Schema)!);
             if (property is not JsonObject { } item) throw new InvalidOperationException($"{key.Name}: the schema of a kind is an object");
             // A key with no value counts as not set (a section: empty), as the loader reads it; a required one must have a value.
-            if (!key.Options.Required)
+            if (!key.Required)
             {
                 JsonNode none = new JsonObject { ["type"] = "null" };
                 item = item.Count == 1 && item["anyOf"] is JsonArray choices
@@ -87,7 +83,7 @@ internal static partial class ConfigReference
                     : new JsonObject { ["anyOf"] = new JsonArray(none, item) };
             }
             var described = new JsonObject { ["description"] = key.Doc };
-            if (!key.Options.Required && key.Options.Default is null && section.DefaultValue(key, Sample) is { } value) described["default"] = Json(value);
+            if (!key.Required && key.DefaultInWords is null && !key.Kind.IsMapping && key.Default is { } value) described["default"] = Json(value);
             described["examples"] = new JsonArray(Json(key.Example));
             foreach (var (name, child) in item.ToList())
             {
@@ -97,7 +93,7 @@ internal static partial class ConfigReference
             properties[key.Name] = described;
         }
         var schema = new JsonObject { ["type"] = "object", ["additionalProperties"] = false, ["properties"] = properties };
-        string[] required = [.. section.Keys.Where(k => k.Options.Required).Select(k => k.Name)];
+        string[] required = [.. section.Keys.Where(k => k.Required).Select(k => k.Name)];
         if (required.Length > 0) schema["required"] = new JsonArray([.. required.Select(r => (JsonNode)r)]);
         return schema;
     }

@@ -62,7 +62,7 @@ public sealed class ConfigReferenceTests(ITestOutputHelper output) : IDisposable
                 Assert.True(result.Success, $"the example of {section.Path}.{key.Name} does not load:\n{yaml}\n{string.Join('\n', result.Errors)}");
 
                 // A default written out reads back as the same config.
-                if (section.DefaultValue(key, new ConfigMapper(_dir.File("aeterna.yaml"))) is { } value)
+                if (key.Default is { } value)
                 {
                     var withDefault = ConfigLoader.Parse(ConfigWith(section, key.Name, value), _dir.File("aeterna.yaml"));
                     var without = ConfigLoader.Parse(ConfigWith(section, null, null), _dir.File("aeterna.yaml"));
@@ -161,7 +161,7 @@ public sealed class ConfigReferenceTests(ITestOutputHelper output) : IDisposable
     private static string ConfigWith(ConfigSection section, string? key, string? value)
     {
         string Mapping(ConfigSection s, string? inner, string? innerValue) =>
-            "{" + string.Join(", ", s.Keys.Where(k => k.Options.Required || k.Name == inner).Select(k => $"{k.Name}: {(k.Name == inner ? innerValue : Filler(k))}")) + "}";
+            "{" + string.Join(", ", s.Keys.Where(k => k.Required || k.Name == inner).Select(k => $"{k.Name}: {(k.Name == inner ? innerValue : Filler(k))}")) + "}";
         string text = Mapping(section, key, value);
         for (var s = section; s != ConfigTable.Root;)
         {

@@ -36,12 +36,4 @@ internal static class ByteSize
         bytes = (long)value;
         return null;
     }
-
-    /// <summary>The shortest exact way to write <paramref name="bytes"/> in binary units ("1GiB", "1536KiB", "1000B").</summary>
-    public static string Format(long bytes)
-    {
-        foreach (var (unit, size) in Units.Take(5).Reverse())
-            if (bytes >= size && bytes % size == 0) return $"{bytes / size}{unit}";
-        return $"{bytes}B";
-    }
 }

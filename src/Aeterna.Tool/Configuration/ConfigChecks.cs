@@ -41,8 +41,10 @@ internal static class ConfigChecks
     {
         if (restart.BackoffMax >= restart.BackoffInitial) return restart;
         var entry = section["backoff_max"] ?? section["backoff_initial"]!;
+        // Each duration as written, or its default.
+        string Text(string key) => section[key]?.Node is YamlScalarNode { Value: { Length: > 0 } text } ? text.Trim() : ConfigTable.Restart.Key(key)!.Default!;
         entry.Map.Error(entry.Place,
-            $"{section.Path}.backoff_max ({Duration.Format(restart.BackoffMax)}{(section["backoff_max"] is null ? ", the default" : "")}) is less than backoff_initial ({Duration.Format(restart.BackoffInitial)}).",
+            $"{section.Path}.backoff_max ({Text("backoff_max")}{(section["backoff_max"] is null ? ", the default" : "")}) is less than backoff_initial ({Text("backoff_initial")}).",
             "Make backoff_max at least as long as backoff_initial.");
         return restart;
     }

@@ -91,7 +91,7 @@ internal static class ConfigTable
         new("mechanism", Choice(("auto", HandoffMechanism.Auto), ("pipe", HandoffMechanism.Pipe), ("shm", HandoffMechanism.Shm)), "auto", "pipe",
             "How copied state travels: `pipe` streams it over a socket pair between the generations, `shm` passes a sealed memfd; `auto` lets the app choose (the .NET runtime uses `shm` from 1 MiB). `RelayMemory` buffers always go by fd."),
         new("timeout", Kinds.Duration(positive: true), "5s", "5s", "The budget of one export (waiting for requests in flight included) and of one import."),
-        new("max_state_size", Size(1024), "1GiB", "512MiB",
+        new("max_state_size", Size, "1GiB", "512MiB",
             "The most serialized state a generation accepts; more is refused before it is received. Bytes, or a number with B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB). `RelayMemory` buffers, passed by fd, don't count."),
         new("manifest", Kinds.File, null, "./app/MyAgent.relay.json",
             "The new build's relay manifest (`<assembly>.relay.json`), for the pre-flight check that it can read the running state. By default it is looked for beside the program and each `.dll` argument of `service.command`.", DefaultInWords: "beside the command"),

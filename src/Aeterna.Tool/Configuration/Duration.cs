@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 
 namespace Aeterna.Tool.Configuration;
 
@@ -58,20 +57,5 @@ internal static class Duration
         }
         value = TimeSpan.FromTicks((long)decimal.Round(ticks));
         return null;
-    }
-
-    /// <summary>The shortest way to write <paramref name="value"/> in a config ("1h30m", "1.5s", "500ms", "0s").</summary>
-    public static string Format(TimeSpan value)
-    {
-        if (value == TimeSpan.Zero) return "0s";
-        if (value < TimeSpan.FromSeconds(1))
-            return ((decimal)value.Ticks / TimeSpan.TicksPerMillisecond).ToString("0.####", CultureInfo.InvariantCulture) + "ms";
-        var text = new StringBuilder();
-        if (value.Ticks >= TimeSpan.TicksPerHour) text.Append(CultureInfo.InvariantCulture, $"{(long)value.TotalHours}h");
-        if (value.Minutes != 0) text.Append(CultureInfo.InvariantCulture, $"{value.Minutes}m");
-        long subMinute = value.Ticks % TimeSpan.TicksPerMinute;
-        if (subMinute != 0)
-            text.Append(((decimal)subMinute / TimeSpan.TicksPerSecond).ToString("0.#######", CultureInfo.InvariantCulture)).Append('s');
-        return text.ToString();
     }
 }

@@ -98,12 +98,12 @@ internal static partial class Kinds
             return at.Fail<double>($"{at.Path} is '{ConfigText.Show(text)}'; it must be a fraction from 0 to 1 or a percentage from 0% to 100%.", $"Write it like this: {at.Example}");
         });
 
-    /// <summary>A byte size (<see cref="ByteSize"/>) of at least <paramref name="min"/>.</summary>
-    public static ValueKind<long> Size(long min) => Scalar($"size ≥ {ByteSize.Format(min)}", "a size such as 1GiB",
-        $$"""{"anyOf":[{"type":"integer","minimum":{{min}}},{"type":"string","pattern":"^\\s*[0-9.]+\\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?\\s*$"}]}""",
+    /// <summary>A byte size (<see cref="ByteSize"/>) of at least 1 KiB.</summary>
+    public static readonly ValueKind<long> Size = Scalar("size ≥ 1KiB", "a size such as 1GiB",
+        """{"anyOf":[{"type":"integer","minimum":1024},{"type":"string","pattern":"^\\s*[0-9.]+\\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?\\s*$"}]}""",
         (at, text) =>
             ByteSize.Parse(text, out long value) is { } problem ? at.Fail<long>(problem)
-            : value < min ? at.Fail<long>($"{at.Path} is {ConfigText.Show(text)}; it must be at least {ByteSize.Format(min)}.", $"Use a larger size, e.g. {at.Example}")
+            : value < 1024 ? at.Fail<long>($"{at.Path} is {ConfigText.Show(text)}; it must be at least 1KiB.", $"Use a larger size, e.g. {at.Example}")
             : value);
 
     /// <summary>One of <paramref name="choices"/>, matched case-insensitively; the first name of a value is how it is written back.</summary>
@@ -260,18 +260,8 @@ internal static partial class Kinds
         });
 
     /// <summary>Paths to watch: a list of non-empty paths, made absolute.</summary>
-    public static readonly ValueKind<IReadOnlyList<string>> Paths = new("list of paths", """{"type":"array","items":{"type":"string","minLength":1}}""",
-        at =>
-        {
-            if (at.Node is not YamlSequenceNode list) return at.WrongKind<IReadOnlyList<string>>("a list of paths");
-            var paths = new List<string>();
-            foreach (var item in list.Children)
-            {
-                if (item is YamlScalarNode { Value: { Length: > 0 } text } && FullPath(text, at.Map.BaseDirectory) is { } full) paths.Add(full);
-                else at.WrongKindAt(item, "a path", $"each item of {at.Path}");
-            }
-            return paths;
-        });
+    public static readonly ValueKind<IReadOnlyList<string>> Paths = ListOf(Scalar("path", "a path", """{"type":"string","minLength":1}""",
+        (at, text) => text.Length > 0 && FullPath(text, at.Map.BaseDirectory) is { } full ? full : at.WrongKind<string>("a path")), "list of paths", "a list of paths");
 
     /// <summary>A listener address (<see cref="ListenerAddress"/>), with the text as written.</summary>
     public static readonly ValueKind<(string Text, ListenerAddress Address)> Address = Scalar("address", "a string",

@@ -788,6 +788,14 @@ public sealed class ConfigLoaderTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ABackoffLeftAtItsDefaultIsNamedAsTheDefault()
+    {
+        var error = SingleError("service:\n  command: [app]\norchestration:\n  restart:\n    backoff_initial: 1m\n");
+        Assert.Equal("orchestration.restart.backoff_max (30s, the default) is less than backoff_initial (1m).", error.Message);
+        AssertAt(error, 5, 22);
+    }
+
     // ---- default control socket ----
 
     [Fact]

@@ -41,19 +41,4 @@ public sealed class DurationTests
         Assert.False(Duration.TryParse(text, out _, out string? combined));
         Assert.Equal($"{refused.Message} {refused.Fix}", combined);
     }
-
-    [Theory]
-    [InlineData(0, "0s")]
-    [InlineData(500, "500ms")]
-    [InlineData(1_500, "1.5s")]
-    [InlineData(90_000, "1m30s")]
-    [InlineData(5_400_000, "1h30m")]
-    [InlineData(86_400_000, "24h")]
-    public void FormatsShortestFirst(double milliseconds, string expected)
-    {
-        var value = TimeSpan.FromMilliseconds(milliseconds);
-        Assert.Equal(expected, Duration.Format(value));
-        Assert.True(Duration.TryParse(expected, out var back, out string? _));
-        Assert.Equal(value, back);
-    }
 }

@@ -1,6 +1,6 @@
 using System.Collections;
 using System.Globalization;
-using System.Security.Cryptography;
+using Aeterna.Interop;
 using Aeterna.Tool.Checkpoints;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Notify;
@@ -28,7 +28,9 @@ internal sealed class GenerationLauncher(ProcessSpawner spawner, IReadOnlyList<B
     public async Task<Generation> StartAsync(int number, AeternaConfig config, Generation? stateSource, Checkpoint? restoreFrom)
     {
         var notify = NotifySocket.Bind(Path.Combine(runtimeDirectory, $"notify-{number}.sock"));
-        string token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var secret = new byte[16];
+        Libc.FillRandom(secret);
+        string token = Convert.ToHexStringLower(secret);
         try
         {
             var spec = new SpawnSpec(

@@ -20,8 +20,8 @@ public sealed class NativeToolPackageTests(NativeToolPackages packages, ITestOut
     [Fact]
     public async Task Installs_the_native_executable_on_linux_x64_which_validates_and_supervises()
     {
-        output.WriteLine($"packages: {packages.Directory} ({(packages.Packed ? "packed" : "from the cache")} in {packages.Took.TotalSeconds:0} s)");
         packages.AssertPacked();
+        output.WriteLine($"packages: {packages.Directory} ({(packages.Packed ? "packed" : "from the cache")} in {packages.Took.TotalSeconds:0} s)");
         using var dir = new TempDirectory();
         string tools = dir.File("tools");
         await InstallAsync(tools, "aeterna");

@@ -7,7 +7,7 @@ with one listener and a trivial service, and relays them in turn with --soak 0, 
 own CLI: the two share whatever else the machine is doing. tini (`tini -s -- sleep 600`) is the
 floor for a PID 1. Prints a table and writes bench/results/relay.json; every time is a median.
 """
-import json, os, platform, statistics, subprocess, sys, tempfile, time
+import json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 
 from common import NATIVE_TOOL, TOOL, free_port, machine, pct, write_results
 
@@ -48,8 +48,8 @@ def cli(kind, *args):
 class Supervisor:
     def __init__(self, kind, command, readiness):
         self.kind = kind
-        work = tempfile.mkdtemp(prefix=f"ae-bench-{kind}-")
-        self.config = os.path.join(work, "aeterna.yaml")
+        self.work = tempfile.mkdtemp(prefix=f"ae-bench-{kind}-")
+        self.config = os.path.join(self.work, "aeterna.yaml")
         with open(self.config, "w") as f:
             f.write(f"service:\n  name: bench-{kind}\n  command: {json.dumps(command)}\n"
                     f"listeners:\n  - name: http\n    address: tcp://127.0.0.1:{free_port()}\n"
@@ -89,6 +89,7 @@ class Supervisor:
     def stop(self):
         cli(self.kind, "stop", "-c", self.config)
         self.process.wait(30)
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def relay_in_turn(supervisors, relays):

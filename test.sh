@@ -27,10 +27,12 @@ integration=(Aeterna.Integration.Tests Aeterna.Templates.Tests)
 # server, tini to compare PID 1 behaviour with, python3 for the Python test services, util-linux
 # for unshare and nsenter, tmux as the real terminal `status --watch` is checked in; for the
 # template's container and Kubernetes tests: socat and iproute2 (a hand-made container's published
-# port), python3-kubernetes (the offline schema check of the manifest).
+# port), python3-kubernetes (the offline schema check of the manifest); for the native tool packages
+# (scripts/pack-native-tool.sh): clang and lld, which cross-link the linux-arm64 NativeAOT build with
+# the aarch64 gcc toolchain, and qemu-user, which runs that executable.
 # The Python client: Debian's python3 and its packages (scripts/python-venv.sh).
 packages=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross prometheus python3-jsonschema python3-yaml "${python_debian_packages[@]}")
-$fast_only || packages+=(wrk gunicorn tini python3 util-linux curl tmux socat iproute2 python3-kubernetes)
+$fast_only || packages+=(wrk gunicorn tini python3 util-linux curl tmux socat iproute2 python3-kubernetes clang lld qemu-user)
 need_debian_packages "the tests" "${packages[@]}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -1,9 +1,11 @@
-"""What bench/relay.py and bench/handover.py share: the tool's path, the CLI, free ports,
+"""What bench/relay.py and bench/handover.py share: the tool's paths (JIT and native), the CLI, free ports,
 percentiles, and writing bench/results/<name>.json with the machine beside the numbers."""
 import json, os, platform, socket, subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "src", "Aeterna.Tool", "bin", "Release", "net10.0", "dotnet-aeterna.dll")
+# The NativeAOT supervisor, as bench/run relay publishes it (the executable of the aeterna.linux-x64 package).
+NATIVE_TOOL = os.path.join(ROOT, "artifacts", "bench", "native-tool", "dotnet-aeterna")
 
 
 def machine():

@@ -2,7 +2,8 @@
 # Packs the tool as a .NET 10 RID-specific tool into artifacts/ (or OUT): aeterna.linux-x64 and
 # aeterna.linux-arm64 (NativeAOT executables), aeterna.any (the framework-dependent tool) and the
 # package `aeterna` that names them, which `dotnet tool install aeterna` resolves for the machine:
-# the native executable on linux-x64 and linux-arm64, the portable tool elsewhere or with `-a any`.
+# the native executable on linux-x64 and linux-arm64, the portable tool elsewhere; `dotnet tool install
+# aeterna.any` installs the portable one by its own id anywhere (`-a any` does not: the SDK refuses it).
 #
 #   scripts/pack-native-tool.sh [OUT]          about 5 minutes on 2 cores (a NativeAOT compile per RID)
 #

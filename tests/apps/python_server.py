@@ -61,7 +61,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        if draining.is_set():
+        # A connection that ends after this reply says so (the request asked to close, or
+        # draining): a client that saw no "Connection: close" may send its next request on it.
+        if draining.is_set() or self.close_connection:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()

@@ -112,7 +112,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        if client.draining:
+        # A connection that ends after this reply says so (the request asked to close, or
+        # draining): a client that saw no "Connection: close" may send its next request on it.
+        if client.draining or self.close_connection:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()

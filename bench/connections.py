@@ -1,0 +1,215 @@
+"""Open TCP connections handed to the next generation at a relay, under load.
+
+The real supervisor runs tests/apps/CounterApp (a line protocol on a handed-connection endpoint,
+AddRelayConnections). bench/connclient.c (C, one epoll thread) opens N connections, each sending one
+line per second, the N sends spread evenly over the second, and checks every reply: which generation
+answered, and that no line was lost, duplicated or reordered (CounterApp's per-connection turn is
+the connection's session, so it must be the line's sequence number + 1 whichever generation answers).
+A relay runs while they talk. Reported:
+
+- freeze -> last held line answered: from the first line that generation 2 answered being sent (the
+  old one had paused by then) to the reply, by generation 2, of the last line sent before generation 2
+  answered anything: how long a connection that spoke during the hand-over waited at worst;
+- the relay report's own figures (old stops accepting -> new accepting, quiesce, export, import) and
+  the connections handed, adopted and refused;
+- round trip p50/p99/max of the lines sent before, during (the second around the freeze) and after;
+- memory per connection: generation 1's RSS and RssAnon with the N connections open less before any
+  was opened, generation 2's once it serves them less generation 1's before any was opened (the same
+  app, same warm-up), and generation 1's after it let them go.
+
+Usage: bench/run connections [--connections N] [--seconds S]. Prints a table; writes
+bench/results/connections.json. AETERNA_BENCH_PORTS=43000-43999 keeps the listener in a port range.
+RLIMIT_NOFILE is raised to its hard limit here, for this process and so for the supervisor, its
+generations and the client (each generation keeps N + its own fds open).
+"""
+import json, os, platform, resource, subprocess, sys, tempfile, threading, time
+
+from common import ROOT, TOOL, cli, free_port, machine, pct, write_results
+
+APP = os.path.join(ROOT, "tests", "apps", "CounterApp", "bin", "Release", "net10.0", "CounterApp.dll")
+N = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 10_000
+SECONDS = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 20.0
+PERIOD_MS = 1000.0
+RELAY_AT = 8.0  # seconds into the load: a steady "before"
+SOAK = 4        # the old generation lives on this long after the hand-over: its "after" memory
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < N + 1000:
+        sys.exit(f"RLIMIT_NOFILE's hard limit is {hard}: too low for {N} connections (each generation holds them all)")
+    return hard
+
+
+def memory(pid):
+    """VmRSS and RssAnon of a process, in KiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+class Service:
+    def __init__(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="ae-connections-")
+        self.config = os.path.join(self.dir, "aeterna.yaml")
+        with open(self.config, "w") as f:
+            f.write(f"service:\n  name: bench\n  command: {json.dumps(['dotnet', APP])}\n"
+                    f"listeners:\n  - name: counter\n    address: tcp://127.0.0.1:{self.port}\n"
+                    "readiness:\n  mode: auto\n  timeout: 60s\n"
+                    f"orchestration:\n  drain_timeout: 5s\n  canary:\n    enabled: true\n    soak_time: {SOAK}s\n"
+                    "  state_handoff:\n    timeout: 30s\n")
+        self.log = open(os.path.join(self.dir, "supervisor.log"), "w+")
+        self.process = subprocess.Popen(["dotnet", TOOL, "start", "-c", self.config], stdout=self.log, stderr=self.log)
+
+    def status(self):
+        st = cli("status", "-c", self.config, "--json")
+        return json.loads(st.stdout)["status"] if st.returncode == 0 else None
+
+    def pid_of(self, generation, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.status()
+            for g in (st or {}).get("generations", []):
+                if g["generation"] == generation and g.get("pid"):
+                    if st.get("active_generation") == generation or generation > 1:
+                        return g["pid"]
+            time.sleep(0.05)
+        raise RuntimeError(f"no generation {generation}; see {self.log.name}")
+
+    def relay(self):
+        r = cli("relay", "-c", self.config, "--json")
+        lines = [l for l in r.stdout.splitlines() if '"report"' in l]
+        if not lines:
+            raise RuntimeError(f"relay printed no report: {r.stdout} {r.stderr}")
+        return json.loads(lines[-1])["report"]
+
+    def stop(self):
+        cli("stop", "-c", self.config)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def rtt_stats(rows):
+    rtts = [(r[3] - r[2]) / 1e6 for r in rows]
+    if not rtts:
+        return {"lines": 0}
+    return {"lines": len(rtts), "p50_ms": round(pct(rtts, 50), 3), "p99_ms": round(pct(rtts, 99), 3), "max_ms": round(max(rtts), 3)}
+
+
+def main():
+    hard = raise_fd_limit()
+    exe = os.path.join(tempfile.gettempdir(), f"aeterna-connclient-{os.getuid()}")
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", exe, os.path.join(ROOT, "bench", "connclient.c")], check=True)
+    subprocess.run(["dotnet", "build", os.path.join(ROOT, "tests", "apps", "CounterApp"), "-c", "Release", "-nologo", "-clp:ErrorsOnly"],
+                   check=True, stdout=subprocess.DEVNULL)
+    service = Service()
+    client = None
+    try:
+        pid1 = service.pid_of(1)
+        time.sleep(2)  # the app's own warm-up settles
+        mem1_empty = memory(pid1)
+        records = os.path.join(service.dir, "replies.txt")
+        client = subprocess.Popen([exe, str(service.port), str(N), str(SECONDS), str(PERIOD_MS), records], stdout=subprocess.PIPE, text=True)
+        ready = client.stdout.readline().split()
+        if not ready or ready[0] != "ready":
+            raise RuntimeError(f"the client did not get its connections open: {ready}")
+        open_ms = float(ready[2])
+        time.sleep(RELAY_AT - 1)
+        mem1_loaded = memory(pid1)
+        load_before = os.getloadavg()
+        result = {}
+        relay_thread = threading.Thread(target=lambda: result.update(report=service.relay(), ended_ns=time.monotonic_ns()))
+        relay_started_ns = time.monotonic_ns()
+        relay_thread.start()
+        pid2 = service.pid_of(2)
+        # Generation 2 serves the connections once the hand-over is done; take its memory during the soak,
+        # when generation 1 has let go of them and is still there.
+        time.sleep(SOAK / 2 + 0.5)
+        mem2 = memory(pid2)
+        mem1_after = memory(pid1) if os.path.exists(f"/proc/{pid1}") else None
+        relay_thread.join()
+        summary = json.loads(client.stdout.readline())
+        client.wait(30)
+        report = result["report"]
+        rows = []
+        with open(records) as f:
+            for line in f:
+                c, seq, sent, got, gen = line.split()
+                rows.append((int(c), int(seq), int(sent), int(got), int(gen)))
+    finally:
+        if client and client.poll() is None:
+            client.kill()
+        service.stop()
+
+    by_gen2 = [r for r in rows if r[4] == 2]
+    freeze_ns = min(r[2] for r in by_gen2)                   # the first line generation 2 answered was sent
+    first_reply2_ns = min(r[3] for r in by_gen2)
+    held = [r for r in by_gen2 if r[2] < first_reply2_ns]      # lines that waited for the hand-over
+    last_held_ns = max(r[3] for r in held)
+    during = [r for r in rows if abs(r[2] - freeze_ns) <= 500_000_000]
+    before = [r for r in rows if r[2] < freeze_ns - 500_000_000]
+    after = [r for r in rows if r[2] > freeze_ns + 500_000_000]
+    handover = report.get("handover") or {}
+    conns = handover.get("connections") or {}
+
+    def per_conn(a, b, key):
+        return round((a[key] - b[key]) * 1024 / N) if a and b else None
+
+    data = {
+        "machine": {**machine(), "cpu": cpu_model(), "load_average_before_relay": [round(x, 2) for x in load_before]},
+        "command": " ".join(["bench/run", "connections"] + sys.argv[1:]),
+        "connections": N, "period_ms": PERIOD_MS, "seconds": SECONDS, "rlimit_nofile": hard,
+        "open_all_ms": open_ms,
+        "client": summary,
+        "relay": {"outcome": report.get("outcome"), "total_ms": report.get("total_ms"),
+                  "latency_ms": handover.get("latency_ms"), "quiesce_ms": handover.get("quiesce_ms"),
+                  "export_ms": handover.get("export_ms"), "import_ms": handover.get("import_ms"),
+                  "handed": conns.get("handed"), "adopted": conns.get("adopted"), "refused": conns.get("refused"),
+                  "reasons": conns.get("reasons"), "relay_cli_to_freeze_ms": round((freeze_ns - relay_started_ns) / 1e6, 1)},
+        "freeze_to_last_held_answered_ms": round((last_held_ns - freeze_ns) / 1e6, 3),
+        "freeze_to_first_answer_by_new_ms": round((first_reply2_ns - freeze_ns) / 1e6, 3),
+        "held_lines": len(held), "target_ms": 200,
+        "round_trip": {"before": rtt_stats(before), "during": rtt_stats(during), "after": rtt_stats(after)},
+        "memory_kib": {"gen1_no_connections": mem1_empty, "gen1_with_connections": mem1_loaded, "gen1_after_handover": mem1_after, "gen2_serving": mem2},
+        "memory_bytes_per_connection": {
+            "gen1_rss": per_conn(mem1_loaded, mem1_empty, "VmRSS"), "gen1_rss_anon": per_conn(mem1_loaded, mem1_empty, "RssAnon"),
+            "gen2_rss": per_conn(mem2, mem1_empty, "VmRSS"), "gen2_rss_anon": per_conn(mem2, mem1_empty, "RssAnon"),
+            "gen1_freed_rss": per_conn(mem1_loaded, mem1_after, "VmRSS"), "gen1_freed_rss_anon": per_conn(mem1_loaded, mem1_after, "RssAnon")},
+    }
+    write_results("connections", data)
+    print_table(data)
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def print_table(d):
+    r, c = d["relay"], d["client"]
+    m = d["machine"]
+    print(f"{d['connections']} connections, one line each per {d['period_ms']:.0f} ms; {m['cpu']}, {m['cores']} cores, load {m['load_average_before_relay']}")
+    print(f"relay {r['outcome']}: handed {r['handed']}, adopted {r['adopted']}, refused {r['refused']} {r['reasons'] or ''}")
+    print(f"freeze -> last held line answered by generation 2: {d['freeze_to_last_held_answered_ms']:.1f} ms ({d['held_lines']} lines held; target {d['target_ms']} ms)")
+    print(f"relay report: stop accepting -> accepting {r['latency_ms']} ms (quiesce {r['quiesce_ms']}, export {r['export_ms']}, import {r['import_ms']})")
+    print(f"client: {c['replies']} replies, lost/unanswered {c['unanswered']}, out of sequence {c['out_of_sequence']}, bad turn {c['bad_turn']}, closed {c['closed']}, max send lag {c['max_send_lag_ms']} ms")
+    print(f"{'round trip':<10} {'lines':>8} {'p50':>9} {'p99':>9} {'max':>9}")
+    for k, v in d["round_trip"].items():
+        if v["lines"]:
+            print(f"{k:<10} {v['lines']:>8} {v['p50_ms']:>7.2f}ms {v['p99_ms']:>7.2f}ms {v['max_ms']:>7.2f}ms")
+    print("memory per connection (bytes):", json.dumps(d["memory_bytes_per_connection"]))
+
+
+if __name__ == "__main__":
+    main()

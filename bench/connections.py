@@ -22,7 +22,7 @@ bench/results/connections.json. AETERNA_BENCH_PORTS=43000-43999 keeps the listen
 RLIMIT_NOFILE is raised to its hard limit here, for this process and so for the supervisor, its
 generations and the client (each generation keeps N + its own fds open).
 """
-import json, os, platform, resource, subprocess, sys, tempfile, threading, time
+import json, os, platform, re, resource, subprocess, sys, tempfile, threading, time
 
 from common import ROOT, TOOL, cli, free_port, machine, pct, write_results
 
@@ -30,7 +30,7 @@ APP = os.path.join(ROOT, "tests", "apps", "CounterApp", "bin", "Release", "net10
 N = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 10_000
 SECONDS = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 20.0
 PERIOD_MS = 1000.0
-RELAY_AT = 8.0  # seconds into the load: a steady "before"
+RELAY_AT = float(os.environ.get("RELAY_AT", "8"))  # seconds into the load: a steady "before"
 SOAK = 4        # the old generation lives on this long after the hand-over: its "after" memory
 
 
@@ -40,6 +40,38 @@ def raise_fd_limit():
     if hard < N + 1000:
         sys.exit(f"RLIMIT_NOFILE's hard limit is {hard}: too low for {N} connections (each generation holds them all)")
     return hard
+
+
+class CpuSampler(threading.Thread):
+    """utime + stime of the generations (all threads, /proc/<pid>/stat), every 5 ms, with the instant:
+    how much CPU each spent in the hand-over window, whatever else the machine was running."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.pids, self.samples, self.done = [], {}, False
+
+    def watch(self, pid):
+        self.samples.setdefault(pid, [])
+        self.pids.append(pid)
+
+    def run(self):
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self.done:
+            for pid in list(self.pids):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    self.samples[pid].append((time.monotonic_ns(), (int(fields[11]) + int(fields[12])) * 1000 / tick))
+                except (OSError, IndexError):
+                    pass
+            time.sleep(0.005)
+
+    def spent_ms(self, pid, start_ns, end_ns):
+        """CPU ms between the last sample before start_ns and the first after end_ns (10 ms ticks)."""
+        s = self.samples.get(pid, [])
+        before = [cpu for t, cpu in s if t <= start_ns]
+        after = [cpu for t, cpu in s if t >= end_ns]
+        return round(after[0] - before[-1]) if before and after else None
 
 
 def memory(pid):
@@ -114,6 +146,9 @@ def main():
     client = None
     try:
         pid1 = service.pid_of(1)
+        cpu = CpuSampler()
+        cpu.watch(pid1)
+        cpu.start()
         time.sleep(2)  # the app's own warm-up settles
         mem1_empty = memory(pid1)
         records = os.path.join(service.dir, "replies.txt")
@@ -130,12 +165,14 @@ def main():
         relay_started_ns = time.monotonic_ns()
         relay_thread.start()
         pid2 = service.pid_of(2)
+        cpu.watch(pid2)
         # Generation 2 serves the connections once the hand-over is done; take its memory during the soak,
         # when generation 1 has let go of them and is still there.
         time.sleep(SOAK / 2 + 0.5)
         mem2 = memory(pid2)
         mem1_after = memory(pid1) if os.path.exists(f"/proc/{pid1}") else None
         relay_thread.join()
+        cpu.done = True
         summary = json.loads(client.stdout.readline())
         client.wait(30)
         report = result["report"]
@@ -158,6 +195,12 @@ def main():
     before = [r for r in rows if r[2] < freeze_ns - 500_000_000]
     after = [r for r in rows if r[2] > freeze_ns + 500_000_000]
     handover = report.get("handover") or {}
+    service.log.flush()
+    with open(service.log.name) as f:
+        log = f.read()
+    # The last of each: the generations' start-up rehearsals log the same lines, with no connections.
+    staged = re.findall(r"connections staged in ([0-9.]+) ms", log)
+    served = re.findall(r"commit of transfer \d+\); (\d+) connection\(s\) set serving in ([0-9.]+) ms", log)
     conns = handover.get("connections") or {}
 
     def per_conn(a, b, key):
@@ -174,6 +217,9 @@ def main():
                   "export_ms": handover.get("export_ms"), "import_ms": handover.get("import_ms"),
                   "handed": conns.get("handed"), "adopted": conns.get("adopted"), "refused": conns.get("refused"),
                   "reasons": conns.get("reasons"), "relay_cli_to_freeze_ms": round((freeze_ns - relay_started_ns) / 1e6, 1)},
+        "new_generation_stage_ms": float(staged[-1]) if staged else None,
+        "new_generation_serve_all_ms": float(served[-1][1]) if served else None,
+        "cpu_ms_freeze_to_last_held": {"gen1": cpu.spent_ms(pid1, freeze_ns, last_held_ns), "gen2": cpu.spent_ms(pid2, freeze_ns, last_held_ns)},
         "freeze_to_last_held_answered_ms": round((last_held_ns - freeze_ns) / 1e6, 3),
         "freeze_to_first_answer_by_new_ms": round((first_reply2_ns - freeze_ns) / 1e6, 3),
         "held_lines": len(held), "target_ms": 200,
@@ -203,6 +249,8 @@ def print_table(d):
     print(f"relay {r['outcome']}: handed {r['handed']}, adopted {r['adopted']}, refused {r['refused']} {r['reasons'] or ''}")
     print(f"freeze -> last held line answered by generation 2: {d['freeze_to_last_held_answered_ms']:.1f} ms ({d['held_lines']} lines held; target {d['target_ms']} ms)")
     print(f"relay report: stop accepting -> accepting {r['latency_ms']} ms (quiesce {r['quiesce_ms']}, export {r['export_ms']}, import {r['import_ms']})")
+    print(f"new generation: staged the connections in {d['new_generation_stage_ms']} ms, set them serving in {d['new_generation_serve_all_ms']} ms;"
+          f" CPU spent from the freeze to the last held line answered: old {d['cpu_ms_freeze_to_last_held']['gen1']} ms, new {d['cpu_ms_freeze_to_last_held']['gen2']} ms")
     print(f"client: {c['replies']} replies, lost/unanswered {c['unanswered']}, out of sequence {c['out_of_sequence']}, bad turn {c['bad_turn']}, closed {c['closed']}, max send lag {c['max_send_lag_ms']} ms")
     print(f"{'round trip':<10} {'lines':>8} {'p50':>9} {'p99':>9} {'max':>9}")
     for k, v in d["round_trip"].items():

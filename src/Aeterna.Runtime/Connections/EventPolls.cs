@@ -23,6 +23,13 @@ internal static partial class EventPolls
     [LibraryImport("libc", EntryPoint = "epoll_ctl")]
     private static partial int Control(int epoll, int operation, int fd, nint events);
 
+    /// <summary>
+    /// Finds the epoll instances now, while this process has few fds: finding them reads the link
+    /// of every open fd, which for an importer that just received thousands of connections costs
+    /// as much again as adopting them.
+    /// </summary>
+    public static void Prepare() => _ = s_instances.Value;
+
     /// <summary>Removes <paramref name="socket"/>'s fd from every epoll instance of this process (where it is not, nothing happens).</summary>
     public static void Forget(SafeHandle socket)
     {

@@ -144,8 +144,8 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
         return valid ? null : new RefusedConnection(record.Id, "session", $"endpoint '{record.Endpoint}' refused the session ({record.Session.Length} bytes)");
     }
 
-    /// <summary>COMMIT or RESUME: serve what is staged and every connection held here.</summary>
-    public void ServeAll()
+    /// <summary>COMMIT or RESUME: serve what is staged and every connection held here; returns how many.</summary>
+    public int ServeAll()
     {
         List<HandedConnection> held;
         lock (_lock)
@@ -156,6 +156,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             held = [.. _all.Values];
         }
         foreach (var connection in held) _ = ServeWhenPausedAsync(connection);
+        return held.Count;
     }
 
     /// <summary>A connection still on its way to a boundary (the freeze timed out) is served again once it gets there.</summary>

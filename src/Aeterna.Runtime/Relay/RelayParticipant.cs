@@ -141,18 +141,24 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
         {
             // Each connection costs an fd: receive no more than this process may still open; the
             // ones dropped at the limit are refused (their exporter still holds them).
-            if (import.Connections) transfer.FdBudget = FileDescriptors.Available(FdReserve);
+            if (import.Connections)
+            {
+                transfer.FdBudget = FileDescriptors.Available(FdReserve);
+                EventPolls.Prepare();
+            }
             // A frozen generation taking its state back must be able to resume if that fails:
             // it validates everything before touching its live state.
             var result = await StateImport.ImportAsync(transfer, states, session.Welcome.MaxStateSize, validateFirst: _frozen, deadline.Token, import.Connections).ConfigureAwait(false);
             foreach (string skipped in result.SkippedSections)
                 logger.LogWarning("aeterna: the previous generation had state '{Section}', which this version does not register; it was dropped", skipped);
             _imported = result.Regions;
+            var staging = Stopwatch.GetTimestamp();
             var decided = import.Connections ? _connections.Stage(result.Connections) : null;
+            double staged = Stopwatch.GetElapsedTime(staging).TotalMilliseconds;
             await session.SendAsync(FrameType.Prepared, new PreparedMessage(import.Transfer, result.Milliseconds, result.StateBytes, result.Regions.Count, decided),
                 ProtocolJson.Default.PreparedMessage, stopping).ConfigureAwait(false);
-            logger.LogInformation("aeterna: imported {Bytes} bytes ({Mechanism}), {Regions} memory region(s) and {Adopted} connection(s) ({Refused} refused) from generation {From} in {Ms:0.0} ms",
-                result.StateBytes, result.Mechanism, result.Regions.Count, decided?.Adopted.Length ?? 0, decided?.Refused.Length ?? 0, import.FromGeneration, result.Milliseconds);
+            logger.LogInformation("aeterna: imported {Bytes} bytes ({Mechanism}), {Regions} memory region(s) and {Adopted} connection(s) ({Refused} refused) from generation {From} in {Ms:0.0} ms; connections staged in {Staged:0.0} ms",
+                result.StateBytes, result.Mechanism, result.Regions.Count, decided?.Adopted.Length ?? 0, decided?.Refused.Length ?? 0, import.FromGeneration, result.Milliseconds, staged);
             foreach (var refused in decided?.Refused ?? [])
                 logger.LogWarning("aeterna: refused handed connection {Id} ({Reason}): {Detail}", refused.Id, refused.Reason, refused.Detail);
         }
@@ -170,10 +176,12 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             foreach (var region in _handedOver) region.SetReadOnly(false);
         _handedOver = [];
         _frozen = false;
-        _connections.ServeAll();
+        var serving = Stopwatch.GetTimestamp();
+        int connections = _connections.ServeAll();
+        double served = Stopwatch.GetElapsedTime(serving).TotalMilliseconds;
         long accepting = gate.StartAccepting();
         await session.SendAsync(FrameType.Accepting, new AcceptingMessage(transfer, accepting), ProtocolJson.Default.AcceptingMessage, stopping).ConfigureAwait(false);
-        logger.LogInformation("aeterna: serving ({Why} of transfer {Transfer})", why, transfer);
+        logger.LogInformation("aeterna: serving ({Why} of transfer {Transfer}); {Connections} connection(s) set serving in {Served:0.0} ms", why, transfer, connections, served);
         if (_imported.Count > 0) _ = PrefaultAsync(Interlocked.Exchange(ref _imported, []), stopping);
     }
 

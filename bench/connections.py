@@ -49,6 +49,7 @@ class CpuSampler(threading.Thread):
     def __init__(self):
         super().__init__(daemon=True)
         self.pids, self.samples, self.done = [], {}, False
+        self.find_next, self.next_pid = None, None  # generation 2, watched from its start
 
     def watch(self, pid):
         self.samples.setdefault(pid, [])
@@ -57,6 +58,10 @@ class CpuSampler(threading.Thread):
     def run(self):
         tick = os.sysconf("SC_CLK_TCK")
         while not self.done:
+            if self.find_next and not self.next_pid:
+                self.next_pid = self.find_next()
+                if self.next_pid:
+                    self.watch(self.next_pid)
             for pid in list(self.pids):
                 try:
                     with open(f"/proc/{pid}/stat") as f:
@@ -72,6 +77,22 @@ class CpuSampler(threading.Thread):
         before = [cpu for t, cpu in s if t <= start_ns]
         after = [cpu for t, cpu in s if t >= end_ns]
         return round(after[0] - before[-1]) if before and after else None
+
+
+def next_generation(supervisor, old):
+    """The app process the supervisor started after ``old`` (status lists it only later)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (old, supervisor):
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if ppid == supervisor and b"CounterApp.dll" in cmdline:
+                return int(entry)
+    return None
 
 
 def memory(pid):
@@ -148,6 +169,7 @@ def main():
         pid1 = service.pid_of(1)
         cpu = CpuSampler()
         cpu.watch(pid1)
+        cpu.find_next = lambda: next_generation(service.process.pid, pid1)
         cpu.start()
         time.sleep(2)  # the app's own warm-up settles
         mem1_empty = memory(pid1)
@@ -165,7 +187,6 @@ def main():
         relay_started_ns = time.monotonic_ns()
         relay_thread.start()
         pid2 = service.pid_of(2)
-        cpu.watch(pid2)
         # Generation 2 serves the connections once the hand-over is done; take its memory during the soak,
         # when generation 1 has let go of them and is still there.
         time.sleep(SOAK / 2 + 0.5)

@@ -31,7 +31,7 @@ N = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys
 SECONDS = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 20.0
 PERIOD_MS = 1000.0
 RELAY_AT = float(os.environ.get("RELAY_AT", "8"))  # seconds into the load: a steady "before"
-SOAK = 4        # the old generation lives on this long after the hand-over: its "after" memory
+SOAK = 6        # the old generation lives on this long after the hand-over: its "after" memory
 
 
 def raise_fd_limit():
@@ -48,7 +48,7 @@ class CpuSampler(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.pids, self.samples, self.done = [], {}, False
+        self.pids, self.samples, self.memory, self.done = [], {}, {}, False
         self.find_next, self.next_pid = None, None  # generation 2, watched from its start
 
     def watch(self, pid):
@@ -67,6 +67,8 @@ class CpuSampler(threading.Thread):
                     with open(f"/proc/{pid}/stat") as f:
                         fields = f.read().rsplit(")", 1)[1].split()
                     self.samples[pid].append((time.monotonic_ns(), (int(fields[11]) + int(fields[12])) * 1000 / tick))
+                    if len(self.samples[pid]) % 20 == 0:
+                        self.memory.setdefault(pid, []).append((time.monotonic_ns(), memory(pid)))
                 except (OSError, IndexError):
                     pass
             time.sleep(0.005)
@@ -186,12 +188,10 @@ def main():
         relay_thread = threading.Thread(target=lambda: result.update(report=service.relay(), ended_ns=time.monotonic_ns()))
         relay_started_ns = time.monotonic_ns()
         relay_thread.start()
-        pid2 = service.pid_of(2)
-        # Generation 2 serves the connections once the hand-over is done; take its memory during the soak,
-        # when generation 1 has let go of them and is still there.
-        time.sleep(SOAK / 2 + 0.5)
-        mem2 = memory(pid2)
-        mem1_after = memory(pid1) if os.path.exists(f"/proc/{pid1}") else None
+        # Not `status` (a .NET CLI process each time, on the cores the hand-over runs on): /proc.
+        while not cpu.next_pid and relay_thread.is_alive():
+            time.sleep(0.005)
+        pid2 = cpu.next_pid or service.pid_of(2)
         relay_thread.join()
         cpu.done = True
         summary = json.loads(client.stdout.readline())
@@ -214,7 +214,13 @@ def main():
     last_held_ns = max(r[3] for r in held)
     during = [r for r in rows if abs(r[2] - freeze_ns) <= 500_000_000]
     before = [r for r in rows if r[2] < freeze_ns - 500_000_000]
-    after = [r for r in rows if r[2] > freeze_ns + 500_000_000]
+    # Memory: generation 2's and generation 1's last samples (generation 1's before it exits at the
+    # soak's end, having let go of the connections at the hand-over), both after the last held line.
+    late = lambda pid: [m for t, m in cpu.memory.get(pid, []) if t > last_held_ns + 500_000_000]
+    mem2 = (late(pid2) or [None])[-1]
+    mem1_after = (late(pid1) or [None])[-1]
+    window = [r for r in rows if freeze_ns - 500_000_000 <= r[2] <= last_held_ns]
+    after = [r for r in rows if r[2] > max(last_held_ns, freeze_ns + 500_000_000)]
     handover = report.get("handover") or {}
     service.log.flush()
     with open(service.log.name) as f:
@@ -241,10 +247,15 @@ def main():
         "new_generation_stage_ms": float(staged[-1]) if staged else None,
         "new_generation_serve_all_ms": float(served[-1][1]) if served else None,
         "cpu_ms_freeze_to_last_held": {"gen1": cpu.spent_ms(pid1, freeze_ns, last_held_ns), "gen2": cpu.spent_ms(pid2, freeze_ns, last_held_ns)},
+        # Generation 1 serving the same load before the relay, per second: what answering the lines costs alone.
+        "cpu_ms_per_second_gen1_steady": cpu.spent_ms(pid1, freeze_ns - 3_000_000_000, freeze_ns - 1_000_000_000) / 2
+        if cpu.spent_ms(pid1, freeze_ns - 3_000_000_000, freeze_ns - 1_000_000_000) is not None else None,
         "freeze_to_last_held_answered_ms": round((last_held_ns - freeze_ns) / 1e6, 3),
         "freeze_to_first_answer_by_new_ms": round((first_reply2_ns - freeze_ns) / 1e6, 3),
         "held_lines": len(held), "target_ms": 200,
-        "round_trip": {"before": rtt_stats(before), "during": rtt_stats(during), "after": rtt_stats(after)},
+        # "during" is the second around the freeze; "window" from half a second before it to the last
+        # held line answered (the whole stall when it lasts longer); "after" the lines sent after that.
+        "round_trip": {"before": rtt_stats(before), "during": rtt_stats(during), "window": rtt_stats(window), "after": rtt_stats(after)},
         "memory_kib": {"gen1_no_connections": mem1_empty, "gen1_with_connections": mem1_loaded, "gen1_after_handover": mem1_after, "gen2_serving": mem2},
         "memory_bytes_per_connection": {
             "gen1_rss": per_conn(mem1_loaded, mem1_empty, "VmRSS"), "gen1_rss_anon": per_conn(mem1_loaded, mem1_empty, "RssAnon"),
@@ -271,7 +282,8 @@ def print_table(d):
     print(f"freeze -> last held line answered by generation 2: {d['freeze_to_last_held_answered_ms']:.1f} ms ({d['held_lines']} lines held; target {d['target_ms']} ms)")
     print(f"relay report: stop accepting -> accepting {r['latency_ms']} ms (quiesce {r['quiesce_ms']}, export {r['export_ms']}, import {r['import_ms']})")
     print(f"new generation: staged the connections in {d['new_generation_stage_ms']} ms, set them serving in {d['new_generation_serve_all_ms']} ms;"
-          f" CPU spent from the freeze to the last held line answered: old {d['cpu_ms_freeze_to_last_held']['gen1']} ms, new {d['cpu_ms_freeze_to_last_held']['gen2']} ms")
+          f" CPU spent from the freeze to the last held line answered: old {d['cpu_ms_freeze_to_last_held']['gen1']} ms, new {d['cpu_ms_freeze_to_last_held']['gen2']} ms"
+          f" (the old one served the same load with {d['cpu_ms_per_second_gen1_steady']} ms a second before)")
     print(f"client: {c['replies']} replies, lost/unanswered {c['unanswered']}, out of sequence {c['out_of_sequence']}, bad turn {c['bad_turn']}, closed {c['closed']}, max send lag {c['max_send_lag_ms']} ms")
     print(f"{'round trip':<10} {'lines':>8} {'p50':>9} {'p99':>9} {'max':>9}")
     for k, v in d["round_trip"].items():

@@ -216,7 +216,7 @@ def main():
     before = [r for r in rows if r[2] < freeze_ns - 500_000_000]
     # Memory: generation 2's and generation 1's last samples (generation 1's before it exits at the
     # soak's end, having let go of the connections at the hand-over), both after the last held line.
-    late = lambda pid: [m for t, m in cpu.memory.get(pid, []) if t > last_held_ns + 500_000_000]
+    late = lambda pid: [m for t, m in cpu.memory.get(pid, []) if t > last_held_ns + 500_000_000 and m.get("VmRSS")]  # a zombie has none
     mem2 = (late(pid2) or [None])[-1]
     mem1_after = (late(pid1) or [None])[-1]
     window = [r for r in rows if freeze_ns - 500_000_000 <= r[2] <= last_held_ns]

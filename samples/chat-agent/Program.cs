@@ -27,19 +27,41 @@ var about = new About(
     Environment.ProcessId,
     typeof(AgentMemory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
 
+app.UseWebSockets();
+
+// With `Accept: text/event-stream` the reply comes as a stream of tokens (Agent/ReplyStream.cs);
+// either way the turn is in the conversation, whole, before the first byte of the answer is sent.
 app.MapPost("/sessions/{id}/messages", async (string id, HttpRequest request, AgentMemory memory) =>
 {
-    if (!Limits.IsValidSessionId(id)) return BadSessionId();
-    var (text, error) = await Api.ReadMessageAsync(request);
-    if (error is not null) return Api.Error(StatusCodes.Status400BadRequest, error);
-    var sent = memory.Send(id, text!, out string? refusal);
-    if (sent is not { } turns) return Api.Error(StatusCodes.Status409Conflict, refusal!);
-    return Results.Json(new SessionView(id, [turns.User, turns.Reply]), Api.Json.SessionView);
+    var (turns, refused) = await Api.SendAsync(id, request, memory);
+    if (turns is not { } sent) return refused!;
+    if (ReplyStream.IsWanted(request)) return new ReplyStream(about.Generation, sent.Turn, sent.Reply.Text);
+    return Results.Json(new SessionView(id, [sent.User, sent.Reply]), Api.Json.SessionView);
+});
+
+// One turn, answered as the WebSocket answers it: each message on a socket becomes this request.
+app.MapPost("/sessions/{id}/turns", async (string id, HttpRequest request, AgentMemory memory) =>
+{
+    var (turns, refused) = await Api.SendAsync(id, request, memory);
+    if (turns is not { } sent) return refused!;
+    return Results.Json(new TurnView(about.Generation, sent.Turn, sent.Reply.Text), Api.Json.TurnView);
+});
+
+// A conversation over a WebSocket (Agent/ChatSocket.cs).
+app.MapGet("/sessions/{id}/ws", async (string id, HttpContext context) =>
+{
+    if (!Limits.IsValidSessionId(id)) { await Api.BadSessionId().ExecuteAsync(context); return; }
+    if (!context.WebSockets.IsWebSocketRequest)
+    {
+        await Api.Error(StatusCodes.Status400BadRequest, "a WebSocket endpoint: connect with a WebSocket client").ExecuteAsync(context);
+        return;
+    }
+    await ChatSocket.ServeAsync(context, id);
 });
 
 app.MapGet("/sessions/{id}", (string id, AgentMemory memory) =>
 {
-    if (!Limits.IsValidSessionId(id)) return BadSessionId();
+    if (!Limits.IsValidSessionId(id)) return Api.BadSessionId();
     return memory.History(id) is { } messages
         ? Results.Json(new SessionView(id, messages), Api.Json.SessionView)
         : Api.Error(StatusCodes.Status404NotFound, $"no session '{id}'");
@@ -54,9 +76,6 @@ app.MapGet("/stats", (AgentMemory memory) => Results.Json(memory.Stats(), Api.Js
 AgentMemory.WarmUp();
 app.Run();
 
-static IResult BadSessionId() => Api.Error(StatusCodes.Status400BadRequest,
-    $"a session id is 1 to {Limits.MaxSessionIdLength} letters, digits, '-', '_' or '.'");
-
 /// <summary>Reading and refusing requests: bad input gets a 400 with a JSON error, and changes nothing.</summary>
 internal static class Api
 {
@@ -64,6 +83,18 @@ internal static class Api
 
     public static IResult Error(int status, string message) =>
         Results.Json(new ErrorBody(message), Json.ErrorBody, statusCode: status);
+
+    public static IResult BadSessionId() => Error(StatusCodes.Status400BadRequest,
+        $"a session id is 1 to {Limits.MaxSessionIdLength} letters, digits, '-', '_' or '.'");
+
+    /// <summary>Reads the message and adds the turn; or the answer that refuses it (400 bad input, 409 a limit), nothing changed.</summary>
+    public static async Task<((ChatMessage User, ChatMessage Reply, int Turn)? Turns, IResult? Refused)> SendAsync(string id, HttpRequest request, AgentMemory memory)
+    {
+        if (!Limits.IsValidSessionId(id)) return (null, BadSessionId());
+        var (text, error) = await ReadMessageAsync(request);
+        if (error is not null) return (null, Error(StatusCodes.Status400BadRequest, error));
+        return memory.Send(id, text!, out string? refusal) is { } turns ? (turns, null) : (null, Error(StatusCodes.Status409Conflict, refusal!));
+    }
 
     /// <summary>The text of a <c>{"text": "…"}</c> body, or what is wrong with the body.</summary>
     public static async Task<(string? Text, string? Error)> ReadMessageAsync(HttpRequest request)
@@ -96,6 +127,9 @@ internal sealed record MessageRequest(string? Text);
 /// <summary>A session, or the turns just added to it: <c>{"id": "…", "messages": [{"role": …, "text": …}, …]}</c>.</summary>
 internal sealed record SessionView(string Id, IReadOnlyList<ChatMessage> Messages);
 
+/// <summary>One turn as the WebSocket (and <c>POST /sessions/{id}/turns</c>) answers it: which generation computed it, the turn's number in the session, the reply.</summary>
+internal sealed record TurnView(int Generation, int Turn, string Reply);
+
 internal sealed record ErrorBody(string Error);
 
 internal sealed record Health(string Status);
@@ -107,6 +141,9 @@ internal sealed record About(int Generation, int Pid, string Version);
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(MessageRequest))]
 [JsonSerializable(typeof(SessionView))]
+[JsonSerializable(typeof(TurnView))]
+[JsonSerializable(typeof(TokenEvent))]
+[JsonSerializable(typeof(StreamDone))]
 [JsonSerializable(typeof(ErrorBody))]
 [JsonSerializable(typeof(Health))]
 [JsonSerializable(typeof(About))]

@@ -236,12 +236,20 @@ public sealed partial class AgentTemplateTests(AgentTemplate template, ITestOutp
         Assert.True(error.ValueKind == JsonValueKind.String && error.GetString()!.Length > 0, $"{what}: {text}");
     }
 
-    /// <summary>The template's aeterna.yaml with the listener (and metrics endpoint) on free loopback ports.</summary>
-    private string WriteLocalConfig(string name, int port)
+    /// <summary>
+    /// The template's aeterna.yaml with the listener (and metrics endpoint) on free loopback ports,
+    /// and, given <paramref name="drain"/>, another drain_timeout.
+    /// </summary>
+    private string WriteLocalConfig(string name, int port, string? drain = null)
     {
         string yaml = File.ReadAllText(Path.Combine(template.Project, "aeterna.yaml"));
         Assert.Contains("address: tcp://127.0.0.1:8080", yaml);
         yaml = yaml.Replace("tcp://127.0.0.1:8080", $"tcp://127.0.0.1:{port}").Replace("\"127.0.0.1:9090\"", $"\"127.0.0.1:{FreePort.Get()}\"");
+        if (drain is not null)
+        {
+            Assert.Contains("  drain_timeout: 10s\n", yaml);
+            yaml = yaml.Replace("  drain_timeout: 10s\n", $"  drain_timeout: {drain}\n");
+        }
         string path = Path.Combine(template.Project, name);
         File.WriteAllText(path, yaml);
         return path;

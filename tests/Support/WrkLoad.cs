@@ -24,13 +24,15 @@ internal static partial class WrkLoad
     public static Task<WrkResult> RunAsync(string url, TimeSpan duration, int connections = 32) =>
         Start(url, connections, duration).CompletedAsync();
 
-    /// <summary>Starts wrk for up to <paramref name="duration"/> (default an hour): stop it with <see cref="RunningLoad.StopAsync"/>.</summary>
+    /// <summary>Starts wrk for up to <paramref name="duration"/>: stop it with <see cref="RunningLoad.StopAsync"/>.
+    /// The default, 10 minutes, is longer than any test runs and bounds the life of a wrk whose test
+    /// host died without stopping it (it would load every test after it).</summary>
     public static RunningLoad Start(string url, int connections = 32, TimeSpan? duration = null)
     {
         // --timeout 10s: a request slower than that is a failure, not merely a slow one.
         var start = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-t", "2", "-c", connections.ToString(CultureInfo.InvariantCulture),
-                     "-d", $"{(int)Math.Ceiling((duration ?? TimeSpan.FromHours(1)).TotalSeconds)}s", "--timeout", "10s", url })
+                     "-d", $"{(int)Math.Ceiling((duration ?? TimeSpan.FromMinutes(10)).TotalSeconds)}s", "--timeout", "10s", url })
             start.ArgumentList.Add(a);
         return new RunningLoad(Process.Start(start)!);
     }
@@ -52,7 +54,7 @@ internal static partial class WrkLoad
 
         public async Task<WrkResult> CompletedAsync()
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10) + TimeSpan.FromMinutes(1));
             await process.WaitForExitAsync(cts.Token);
             string output = await _stdout + await _stderr;
             int code = process.ExitCode;

@@ -11,7 +11,9 @@ namespace ChatAgent;
 /// Requests run in parallel: every access takes <see cref="_lock"/>, and a change is made whole
 /// (the user's turn and the reply together) or not at all. The runtime writes the state only once
 /// this generation is frozen: it has stopped accepting and no request is in flight, so what crosses
-/// is always a state some request left complete.
+/// is always a state some request left complete. Only requests change it: a WebSocket or a streamed
+/// reply can outlive the freeze (it stays on this generation), so neither touches the memory after
+/// its request has started streaming (see <see cref="ChatSocket"/> and <see cref="ReplyStream"/>).
 /// </remarks>
 public sealed partial class AgentMemory
 {
@@ -20,8 +22,11 @@ public sealed partial class AgentMemory
 
     private readonly Lock _lock = new();
 
-    /// <summary>Appends the user's turn and the agent's reply; null and why, when a limit refuses it (nothing changed then).</summary>
-    public (ChatMessage User, ChatMessage Reply)? Send(string sessionId, string text, out string? refusal)
+    /// <summary>
+    /// Appends the user's turn and the agent's reply, and says which turn of the session that was
+    /// (1 for the first); null and why, when a limit refuses it (nothing changed then).
+    /// </summary>
+    public (ChatMessage User, ChatMessage Reply, int Turn)? Send(string sessionId, string text, out string? refusal)
     {
         lock (_lock)
         {
@@ -43,7 +48,7 @@ public sealed partial class AgentMemory
             conversation.Messages.Add(reply);
             if (!known) _sessions.Add(sessionId, conversation);
             refusal = null;
-            return (user, reply);
+            return (user, reply, conversation.Messages.Count / 2);
         }
     }
 

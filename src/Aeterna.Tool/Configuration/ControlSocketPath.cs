@@ -30,22 +30,13 @@ internal static class ControlSocketPath
         string name = ConfigText.FileName(configPath, 32);
         string baseDirectory = !string.IsNullOrEmpty(runtimeDirectory) && Path.IsPathRooted(runtimeDirectory) ? runtimeDirectory : "/tmp";
         string user = "aeterna-" + uid.ToString(CultureInfo.InvariantCulture);
-        ulong hash = Fnv1a64(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));
+        ulong hash = Fnv1a.Hash64(Encoding.UTF8.GetBytes(Path.GetFullPath(configPath)));
         string directory = Path.Combine(baseDirectory, user, $"{name}-{hash >> 32:x8}");
         if (DirectoryFits(directory))
             return Path.Combine(directory, "control.sock");
         // Too long for sun_path (deep $XDG_RUNTIME_DIR): a short path that still
         // gets a directory of its own, because the notify sockets of two services must not collide.
         return Path.Combine("/tmp", user, $"{hash:x16}", "control.sock");
-    }
-
-    // FNV-1a, written out: the path only needs a stable spread, not a cryptographic hash, and
-    // SHA-256 would load OpenSSL (several MiB of RSS) into the supervisor for these few bytes.
-    private static ulong Fnv1a64(ReadOnlySpan<byte> bytes)
-    {
-        ulong hash = 14695981039346656037;
-        foreach (byte b in bytes) hash = (hash ^ b) * 1099511628211;
-        return hash;
     }
 
     /// <summary>Whether both control.sock and every notify socket fit in <paramref name="directory"/>.</summary>

@@ -106,7 +106,7 @@ internal static partial class Kinds
             : value < 1024 ? at.Fail<long>($"{at.Path} is {ConfigText.Show(text)}; it must be at least 1KiB.", $"Use a larger size, e.g. {at.Example}")
             : value);
 
-    /// <summary>One of <paramref name="choices"/>, matched case-insensitively; the first name of a value is how it is written back.</summary>
+    /// <summary>One of <paramref name="choices"/>, matched case-insensitively.</summary>
     public static ValueKind<T> Choice<T>(params (string Name, T Value)[] choices) where T : notnull
     {
         string[] names = [.. choices.Select(c => c.Name)];

@@ -132,7 +132,8 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             }
             var frozenTask = ReplyAsync(exporter, id, FrameType.Frozen, "export", deadline.Token);
             var preparedTask = ReplyAsync(importer, id, FrameType.Prepared, "import", deadline.Token);
-            await Task.WhenAll(frozenTask, preparedTask).ConfigureAwait(false);
+            try { await Task.WhenAll(frozenTask, preparedTask).ConfigureAwait(false); }
+            catch (TransferFailedException) when (Cause(frozenTask, preparedTask) is { } cause) { throw cause; }
             using var frozenFrame = await frozenTask.ConfigureAwait(false);
             using var preparedFrame = await preparedTask.ConfigureAwait(false);
             var frozen = frozenFrame.Read(ProtocolJson.Default.FrozenMessage);
@@ -159,6 +160,18 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             await TrySendAsync(importer, FrameType.Abort, new AbortMessage(id, reason), ProtocolJson.Default.AbortMessage).ConfigureAwait(false);
             throw e as TransferFailedException ?? new TransferFailedException(reason);
         }
+    }
+
+    /// <summary>
+    /// When both sides failed, the one whose failure was not the other closing the transfer socket:
+    /// an importer that refuses the state (too large, unreadable) closes its end, and the
+    /// exporter's broken pipe is only the consequence; the other way round likewise.
+    /// </summary>
+    private static TransferFailedException? Cause(Task<Frame> export, Task<Frame> import)
+    {
+        if (export.Exception?.InnerException is not TransferFailedException exported
+            || import.Exception?.InnerException is not TransferFailedException imported) return null;
+        return exported.Code == "Closed" && imported.Code is not (null or "Closed") ? imported : exported;
     }
 
     /// <summary>
@@ -199,7 +212,7 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             if (frame.Type == FrameType.Failed)
             {
                 var failed = frame.Read(ProtocolJson.Default.FailedMessage);
-                throw new TransferFailedException($"generation {generation.Number}'s {step} failed ({failed.Code}): {failed.Error}");
+                throw new TransferFailedException($"generation {generation.Number}'s {step} failed ({failed.Code}): {failed.Error}", failed.Code);
             }
             throw new TransferFailedException($"generation {generation.Number} answered {frame.Type} where {expected} was due");
         }
@@ -249,5 +262,9 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
         _ => $"{bytes} B",
     };
 
-    private sealed class TransferFailedException(string message) : Exception(message);
+    /// <summary>A failed transfer; <see cref="Code"/> is the FAILED code of the side that said why.</summary>
+    private sealed class TransferFailedException(string message, string? code = null) : Exception(message)
+    {
+        public string? Code { get; } = code;
+    }
 }

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using System.Globalization;
 using System.Text;
 using Aeterna.Tool.Configuration;
 using Aeterna.Tool.Logging;
@@ -104,6 +104,6 @@ internal sealed class ChangeWatcher(Func<AeternaConfig> current, RelayCoordinato
                 text.Append(root).Append("|unreadable;");
             }
         }
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return Fnv1a.Hash64(Encoding.UTF8.GetBytes(text.ToString())).ToString("x16", CultureInfo.InvariantCulture);
     }
 }

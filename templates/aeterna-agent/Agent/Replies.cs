@@ -41,6 +41,29 @@ public static class Replies
             : Format($"Noted. That makes {told} things you have told me; ask me about any of them.");
     }
 
+    /// <summary>
+    /// The reply cut the way a model streams it: a word and the spaces after it per token (leading
+    /// spaces go with the first). Joined, the tokens are the reply exactly.
+    /// </summary>
+    public static List<string> Tokens(string reply)
+    {
+        var tokens = new List<string>();
+        int start = 0;
+        bool word = false; // the token so far has more than spaces
+        for (int i = 0; i < reply.Length; i++)
+        {
+            if (!char.IsWhiteSpace(reply[i])) word = true;
+            else if (word && (i + 1 == reply.Length || !char.IsWhiteSpace(reply[i + 1])))
+            {
+                tokens.Add(reply[start..(i + 1)]);
+                start = i + 1;
+                word = false;
+            }
+        }
+        if (start < reply.Length) tokens.Add(reply[start..]);
+        return tokens;
+    }
+
     private static bool IsQuestion(string text) => text.TrimEnd().EndsWith('?');
 
     private static string Quote(string text) => text.Length <= 200 ? text : text[..200] + "…";

@@ -10,6 +10,7 @@ namespace Aeterna.Integration.Tests.NativeAot;
 /// never touched a MemoryPack type before reading, so only the formatters the generated module
 /// initializer registered can read it) and to the JIT build of the same app.
 /// </summary>
+[Collection(NativeBuilds.Name)]
 public sealed class MemoryPackAotTests : IDisposable
 {
     private const string Expected = "owner=Ada tags=math/Curious scores=chess:3 home=51.5/-0.1 team=Grace where=1/2 shape=circle 2.5 history=hello|café ☕ turns=42";

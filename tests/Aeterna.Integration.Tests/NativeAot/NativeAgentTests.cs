@@ -12,6 +12,7 @@ namespace Aeterna.Integration.Tests.NativeAot;
 /// retired generation, a rollback that hands the canary's state back, and a restart from the last
 /// checkpoint after SIGKILL.
 /// </summary>
+[Collection(NativeBuilds.Name)]
 public sealed class NativeAgentTests(NativeAgentBuild build, ITestOutputHelper output) : IClassFixture<NativeAgentBuild>
 {
     [Fact]

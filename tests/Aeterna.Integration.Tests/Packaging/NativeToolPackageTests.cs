@@ -11,6 +11,7 @@ namespace Aeterna.Integration.Tests.Packaging;
 /// of its own; the portable package installs by its own id; the linux-arm64 executable runs under
 /// qemu-user and validates a config there.
 /// </summary>
+[Collection(NativeBuilds.Name)]
 public sealed class NativeToolPackageTests(NativeToolPackages packages, ITestOutputHelper output) : IClassFixture<NativeToolPackages>
 {
     private const ushort MachineX64 = 62, MachineArm64 = 183; // ELF e_machine: EM_X86_64, EM_AARCH64

@@ -34,7 +34,11 @@ public sealed class LongLivedRelayTests(ITestOutputHelper output)
         var received = await socket.ReceiveAsync(new byte[64], default).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(WebSocketMessageType.Close, received.MessageType);
         Assert.Equal(1012, (int)received.CloseStatus!);
-        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default).WaitAsync(TimeSpan.FromSeconds(10));
+        // Answering the close completes the handshake, unless the generation's grace for it ran
+        // out first (a loaded machine delays this client): then it reset the connection, which
+        // is its drain's last step and no longer the client's business.
+        try { await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default).WaitAsync(TimeSpan.FromSeconds(10)); }
+        catch (WebSocketException) when (supervisor.Log.Any(l => l.Contains("aborted after the grace", StringComparison.Ordinal))) { }
         await supervisor.WaitForLogAsync("long-lived connections ended");
 
         var (code, report) = await relay;

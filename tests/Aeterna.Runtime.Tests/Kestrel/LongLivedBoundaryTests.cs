@@ -47,6 +47,46 @@ public sealed class LongLivedBoundaryTests
         Assert.True(cursor.AtMessageBoundary);
     }
 
+    [Fact]
+    public void After_the_runtimes_close_data_frames_are_dropped_and_control_frames_pass_however_the_reads_split_them()
+    {
+        // As a client sends them (masked): a text frame, a ping, a 300-byte binary frame (16-bit length), a close.
+        byte[] text = [0x81, 0x81, 1, 2, 3, 4, (byte)'a'];
+        byte[] ping = [0x89, 0x80, 1, 2, 3, 4];
+        byte[] binary = [0x82, 0x80 | 126, 0x01, 0x2C, 1, 2, 3, 4, .. new byte[300]];
+        byte[] close = [0x88, 0x82, 1, 2, 3, 4, 0x03, 0xE8];
+        byte[] all = [.. text, .. ping, .. binary, .. close];
+        for (int split = 0; split <= all.Length; split++)
+        {
+            var (kept, cursor) = Filter(new WebSocketFrameCursor(), all[..split], all[split..]);
+            Assert.Equal([.. ping, .. close], kept);
+            Assert.True(cursor.AtMessageBoundary, $"split {split}");
+        }
+    }
+
+    [Fact]
+    public void A_frame_partly_read_when_the_close_went_out_passes_whole()
+    {
+        byte[] binary = [0x82, 0x80 | 126, 0x01, 0x2C, 1, 2, 3, 4, .. new byte[300]];
+        byte[] late = [0x81, 0x81, 1, 2, 3, 4, (byte)'b'];
+        for (int readBefore = 1; readBefore < binary.Length; readBefore++)
+        {
+            var cursor = new WebSocketFrameCursor();
+            cursor.Advance(binary.AsSpan(0, readBefore));
+            var (kept, _) = Filter(cursor, [.. binary[readBefore..], .. late]);
+            Assert.Equal(binary[readBefore..], kept);
+        }
+    }
+
+    private static (byte[] Kept, WebSocketFrameCursor Cursor) Filter(WebSocketFrameCursor cursor, params byte[][] reads)
+    {
+        var late = new WebSocketLateFrames();
+        late.Start(cursor);
+        var kept = new List<byte>();
+        foreach (var read in reads) late.Filter(read, ref cursor, kept);
+        return ([.. kept], cursor);
+    }
+
     [Theory]
     [InlineData("", true)]
     [InlineData("data: x\n\n", true)]

@@ -109,6 +109,47 @@ public sealed class LongLivedGateTests
     }
 
     [Fact]
+    public async Task A_message_the_app_is_busy_with_when_the_ending_starts_is_answered_before_the_1012()
+    {
+        await using var server = await GatedServer.StartAsync();
+        using var socket = await ConnectAsync(server);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("slow one"), WebSocketMessageType.Text, endOfMessage: true, default).WaitAsync(Guard);
+        await GatedServer.EventuallyAsync(() => server.WebSocketMessages.Contains("slow one"), "the app took the message in");
+
+        var ending = server.LongLived.EndAllAsync(TimeSpan.FromSeconds(5));
+        var buffer = new byte[64];
+        var reply = await socket.ReceiveAsync(buffer, default).WaitAsync(Guard);
+        Assert.Equal(WebSocketMessageType.Text, reply.MessageType);
+        Assert.Equal("slow one", Encoding.UTF8.GetString(buffer, 0, reply.Count));
+        var close = await socket.ReceiveAsync(buffer, default).WaitAsync(Guard);
+        Assert.Equal(1012, (int)close.CloseStatus!);
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default).WaitAsync(Guard);
+        Assert.Equal(0, (await ending.WaitAsync(Guard)).Aborted);
+    }
+
+    [Fact]
+    public async Task A_message_the_client_sends_after_the_1012_never_reaches_the_app()
+    {
+        await using var server = await GatedServer.StartAsync();
+        using var socket = await ConnectAsync(server);
+        Assert.Equal("hello", await EchoAsync(socket, "hello"));
+
+        var ending = server.LongLived.EndAllAsync(TimeSpan.FromSeconds(5));
+        var close = await socket.ReceiveAsync(new byte[64], default).WaitAsync(Guard);
+        Assert.Equal(1012, (int)close.CloseStatus!);
+        // A client that had not read the close yet: its message crosses it. The app could take it
+        // in but never answer it (it may send no data after a close), so it never sees it: a
+        // 70,000-byte one (64-bit length, split across reads) and a short one, then the close.
+        await socket.SendAsync(new byte[70_000], WebSocketMessageType.Binary, endOfMessage: true, default).WaitAsync(Guard);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("late"), WebSocketMessageType.Text, endOfMessage: true, default).WaitAsync(Guard);
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default).WaitAsync(Guard);
+
+        Assert.Equal(new(WebSockets: 1, Streams: 0, Upgraded: 0, Aborted: 0), await ending.WaitAsync(Guard));
+        Assert.Equal(["hello"], server.WebSocketMessages);
+        Assert.Equal(WebSocketState.Closed, socket.State);
+    }
+
+    [Fact]
     public async Task Ending_ends_an_event_stream_between_two_events_with_its_terminating_chunk()
     {
         await using var server = await GatedServer.StartAsync();

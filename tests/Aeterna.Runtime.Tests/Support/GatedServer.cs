@@ -41,6 +41,9 @@ internal sealed class GatedServer : IAsyncDisposable
 
     public Uri WebSocketAddress => new($"ws://{Address.Authority}/ws");
 
+    /// <summary>Every message the WebSocket echo took in, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> WebSocketMessages { get; } = new();
+
     /// <summary>Lets every request waiting at /slow finish.</summary>
     public void ReleaseSlow() => _release.TrySetResult();
 
@@ -56,7 +59,7 @@ internal sealed class GatedServer : IAsyncDisposable
         var server = new GatedServer(app, gate, longLived);
         app.Use(gate.InvokeAsync);
         app.UseWebSockets();
-        app.Map("/ws", EchoAsync);
+        app.Map("/ws", context => EchoAsync(context, server));
         app.MapGet("/events", EventsAsync);
         app.MapGet("/slow", async context =>
         {
@@ -71,7 +74,8 @@ internal sealed class GatedServer : IAsyncDisposable
         return server;
     }
 
-    private static async Task EchoAsync(HttpContext context)
+    /// <summary>Echoes each message; one that starts with "slow " after 300 ms, as an app busy with it.</summary>
+    private static async Task EchoAsync(HttpContext context, GatedServer server)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -88,6 +92,9 @@ internal sealed class GatedServer : IAsyncDisposable
                 await socket.CloseAsync(received.CloseStatus ?? WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, CancellationToken.None);
                 return;
             }
+            string text = System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count);
+            server.WebSocketMessages.Enqueue(text);
+            if (text.StartsWith("slow ", StringComparison.Ordinal)) await Task.Delay(300, context.RequestAborted);
             await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
         }
     }

@@ -11,6 +11,7 @@ internal sealed class LongLivedConnections
     private readonly Lock _lock = new();
     private readonly HashSet<LongLivedExchange> _open = [];
     private bool _ending;
+    private TimeSpan _patience;
 
     /// <summary>How many are open now.</summary>
     public int Count
@@ -22,12 +23,14 @@ internal sealed class LongLivedConnections
     public void Add(LongLivedExchange exchange)
     {
         bool ending;
+        TimeSpan patience;
         lock (_lock)
         {
             _open.Add(exchange);
             ending = _ending;
+            patience = _patience;
         }
-        if (ending) _ = exchange.EndAsync();
+        if (ending) _ = exchange.EndAsync(patience);
     }
 
     /// <summary>Called when its request has finished.</summary>
@@ -42,17 +45,21 @@ internal sealed class LongLivedConnections
     /// write (after a complete event, for text/event-stream) with its terminating chunk, another
     /// upgraded connection is closed. Waits up to <paramref name="grace"/> for their requests to
     /// finish (a WebSocket's close handshake, a streaming handler seeing RequestAborted) and aborts
-    /// those still open then.
+    /// those still open then. A WebSocket's close waits up to half the grace for its app to have
+    /// answered every message it read (so no message is taken in and left unanswered), the other
+    /// half is for the client's close answer.
     /// </summary>
     public async Task<LongLivedEnding> EndAllAsync(TimeSpan grace)
     {
         LongLivedExchange[] open;
+        var patience = grace / 2;
         lock (_lock)
         {
             _ending = true;
+            _patience = patience;
             open = [.. _open];
         }
-        foreach (var exchange in open) _ = exchange.EndAsync();
+        foreach (var exchange in open) _ = exchange.EndAsync(patience);
         var finished = Task.WhenAll(open.Select(e => e.Finished));
         await Task.WhenAny(finished, Task.Delay(grace)).ConfigureAwait(false);
         int aborted = 0;

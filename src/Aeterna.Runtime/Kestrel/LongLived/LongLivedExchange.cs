@@ -105,14 +105,15 @@ internal sealed class LongLivedExchange : IHttpUpgradeFeature, IHttpExtendedConn
     /// <summary>
     /// Ends a long-lived request properly: a WebSocket gets its close frame 1012 (the app's own
     /// close handshake finishes it), a stream its end at the next boundary, after which the
-    /// handler's RequestAborted fires; any other upgraded connection is closed.
+    /// handler's RequestAborted fires; any other upgraded connection is closed. A WebSocket's close
+    /// waits up to <paramref name="patience"/> for the app to have answered what it read.
     /// </summary>
-    public async Task EndAsync()
+    public async Task EndAsync(TimeSpan patience)
     {
         switch (Kind)
         {
             case LongLivedKind.WebSocket:
-                await _webSocket!.CloseAsync(WebSocketStream.ServiceRestart, "service restart").ConfigureAwait(false);
+                await _webSocket!.CloseAsync(WebSocketStream.ServiceRestart, "service restart", patience).ConfigureAwait(false);
                 MarkEnded(cancelHandler: false);
                 break;
             case LongLivedKind.Stream:

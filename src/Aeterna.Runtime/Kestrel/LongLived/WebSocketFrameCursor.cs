@@ -1,9 +1,9 @@
 namespace Aeterna.Kestrel.LongLived;
 
 /// <summary>
-/// Follows the frames a server writes on a WebSocket (RFC 6455 §5.2), byte by byte as they are
-/// written, however the writes split them: it knows when the connection stands between messages,
-/// where a close frame cuts neither a frame nor a fragmented message.
+/// Follows the frames on one direction of a WebSocket (RFC 6455 §5.2), byte by byte as they are
+/// written or read, however the calls split them: it knows when the connection stands between
+/// messages, where a close frame cuts neither a frame nor a fragmented message, and between frames.
 /// </summary>
 internal struct WebSocketFrameCursor
 {
@@ -18,6 +18,12 @@ internal struct WebSocketFrameCursor
 
     /// <summary>No frame is partly written and no fragmented message is open.</summary>
     public readonly bool AtMessageBoundary => _headerRead == 0 && !_inPayload && !_inFragmentedMessage;
+
+    /// <summary>No frame is partly through (a fragmented message may be open).</summary>
+    public readonly bool AtFrameBoundary => _headerRead == 0 && !_inPayload;
+
+    /// <summary>In a frame's payload: how many of its bytes are still to come.</summary>
+    public readonly ulong PayloadLeft => _inPayload ? _payloadLeft : 0;
 
     public void Advance(ReadOnlySpan<byte> written)
     {

@@ -108,6 +108,7 @@ class Agent:
             "relays": len(self.ready_ms),
             "start_ms_p50": med(self.start_ms), "ready_ms_p50": med(self.ready_ms), "ready_ms_p95": round(pct(self.ready_ms, 95), 2),
             "start_to_ready_ms_p50": med([s + r for s, r in zip(self.start_ms, self.ready_ms)]),
+            "start_to_ready_ms_p95": round(pct([s + r for s, r in zip(self.start_ms, self.ready_ms)], 95), 2),
             "handover_latency_ms_p50": med(self.latency_ms), "handover_latency_ms_p95": round(pct(self.latency_ms, 95), 2),
             "memory_kib_p50": {k: statistics.median(m[k] for m in self.memory) for k in ("VmRSS", "RssAnon", "RssFile")},
         }
@@ -143,7 +144,7 @@ def main():
     print(f"{'':<8} {'start->ready':>13} {'(p95)':>8} {'handover':>9} {'(p95)':>8} {'VmRSS':>7} {'RssAnon':>8} {'RssFile':>8} {'VmRSS gen 1':>12}")
     for kind, r in results.items():
         m = r["memory_kib_p50"]
-        print(f"{kind:<8} {r['start_to_ready_ms_p50']:>11.1f}ms {r['ready_ms_p95'] + r['start_ms_p50']:>6.1f}ms "
+        print(f"{kind:<8} {r['start_to_ready_ms_p50']:>11.1f}ms {r['start_to_ready_ms_p95']:>6.1f}ms "
               f"{r['handover_latency_ms_p50']:>7.2f}ms {r['handover_latency_ms_p95']:>6.2f}ms "
               f"{mib(m['VmRSS']):>7} {mib(m['RssAnon']):>8} {mib(m['RssFile']):>8} {mib(first[kind]['VmRSS']):>12}")
     write_results("agent", {

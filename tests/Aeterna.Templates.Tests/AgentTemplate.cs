@@ -78,9 +78,9 @@ public sealed class AgentTemplate : IAsyncLifetime
 
     private string Hive => _root.File("hive");
 
-    /// <summary>`dotnet new aeterna-agent -n <paramref name="name"/> -o <paramref name="output"/>` from the private hive.</summary>
-    public Task NewAsync(string name, string output) =>
-        RunAsync(Root, "dotnet", "new", "aeterna-agent", "-n", name, "-o", output, "--debug:custom-hive", Hive);
+    /// <summary>`dotnet new aeterna-agent -n <paramref name="name"/> -o <paramref name="output"/>` and <paramref name="options"/> from the private hive.</summary>
+    public Task NewAsync(string name, string output, params string[] options) =>
+        RunAsync(Root, "dotnet", ["new", "aeterna-agent", "-n", name, "-o", output, "--debug:custom-hive", Hive, .. options]);
 
     /// <summary>The image of the created project's Dockerfile, laid out under a temp root (built on first use).</summary>
     public async Task<ImageBuild> ImageAsync()

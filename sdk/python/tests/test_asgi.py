@@ -33,6 +33,7 @@ def make_app(name, state=None):
     app.state.started = False
     app.state.entered = []
     app.state.finished = []
+    app.state.taken_in = []
 
     @app.on_event("startup")
     async def startup():
@@ -56,6 +57,19 @@ def make_app(name, state=None):
         try:
             while True:
                 await websocket.send_text(name + ": " + await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    @app.websocket("/ws-slow")
+    async def ws_slow(websocket: WebSocket):
+        """Echoes after 300 ms, as an app busy with each message; records what it took in."""
+        await websocket.accept()
+        try:
+            while True:
+                text = await websocket.receive_text()
+                app.state.taken_in.append(text)
+                await asyncio.sleep(0.3)
+                await websocket.send_text(name + ": " + text)
         except WebSocketDisconnect:
             pass
 
@@ -327,6 +341,29 @@ class AsgiTests(unittest.TestCase):
         ws.close()
         stream.close()
         gen1.drain()
+
+
+    def test_the_drain_answers_the_message_in_hand_before_its_1012_and_takes_no_later_one_in(self):
+        pending = self.peer.expect_session(support.welcome(1))
+        app = make_app("gen1")
+        gen1 = self.serve(app, AeternaClient(environ=self.peer.environ(1)))
+        pending.get().expect(frames.READY)
+        gen1.wait_serving()
+        ws = WebSocketClient(self.address, "/ws-slow")
+        self.sockets.append(ws.sock)
+        ws.send_text("in hand")
+        deadline = time.monotonic() + support.TIMEOUT
+        while "in hand" not in app.state.taken_in:
+            self.assertLess(time.monotonic(), deadline, "the app never took the message in")
+            time.sleep(0.01)
+
+        gen1.runner.drain()
+        ws.send_text("late")                 # crosses the close: never taken in, never lost unanswered
+        self.assertEqual(ws.receive(), (1, b"gen1: in hand"))
+        self.assertEqual(ws.close_code(), aeterna.asgi.SERVICE_RESTART)
+        ws.close()
+        gen1.drain()
+        self.assertEqual(app.state.taken_in, ["in hand"])
 
 
 class CommandTests(unittest.TestCase):

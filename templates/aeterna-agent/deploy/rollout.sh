@@ -24,10 +24,17 @@ if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 fi
 build=$1
 release=${2:-$(date -u +%Y%m%d-%H%M%S)}
+#if (aot)
+if [ ! -x "$build/AeternaAgent" ]; then
+  echo "$build has no AeternaAgent executable: publish first (dotnet publish -c Release -o $build)" >&2
+  exit 2
+fi
+#else
 if [ ! -f "$build/AeternaAgent.dll" ]; then
   echo "$build has no AeternaAgent.dll: publish first (dotnet publish -c Release -o $build)" >&2
   exit 2
 fi
+#endif
 if ! [[ $release =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || [ "$release" = current ]; then
   echo "bad release name '$release': letters, digits, '.', '_' and '-'" >&2
   exit 2

@@ -9,7 +9,7 @@ namespace Aeterna.Integration.Tests.Packaging;
 /// The tool as a .NET 10 RID-specific tool (scripts/pack-native-tool.sh): `dotnet tool install aeterna`
 /// gives the NativeAOT executable on linux-x64, which validates and supervises with no .NET runtime
 /// of its own; the portable package installs by its own id; the linux-arm64 executable runs under
-/// qemu-user.
+/// qemu-user and validates a config there.
 /// </summary>
 [Collection(NativeBuilds.Name)]
 public sealed class NativeToolPackageTests(NativeToolPackages packages, ITestOutputHelper output) : IClassFixture<NativeToolPackages>
@@ -95,7 +95,7 @@ public sealed class NativeToolPackageTests(NativeToolPackages packages, ITestOut
     }
 
     [Fact]
-    public async Task The_linux_arm64_executable_runs_under_qemu()
+    public async Task The_linux_arm64_executable_runs_and_validates_under_qemu()
     {
         packages.AssertPacked();
         string qemu = Programs.Require("qemu-aarch64", "qemu-user");
@@ -119,6 +119,15 @@ public sealed class NativeToolPackageTests(NativeToolPackages packages, ITestOut
         var help = await RunAsync(qemu, "-L", "/usr/aarch64-linux-gnu", binary, "--help");
         Assert.True(help.Code == 0, help.Output);
         Assert.Contains("validate", help.Output);
+        // The config loader and its errors: the whole of `validate`, which needs no library beyond libc.
+        var valid = await RunAsync(qemu, "-L", "/usr/aarch64-linux-gnu", binary, "validate", "-c", Example("full.yaml"));
+        Assert.True(valid.Code == 0, $"validate under qemu exited {valid.Code}: {valid.Output}");
+        Assert.Contains("full.yaml is valid", valid.Output);
+        string broken = dir.File("broken.yaml");
+        File.WriteAllText(broken, "service:\n  command: [\"sleep\", \"1\"]\n  nmae: agent\n");
+        var invalid = await RunAsync(qemu, "-L", "/usr/aarch64-linux-gnu", binary, "validate", "-c", broken);
+        Assert.True(invalid.Code == 2, $"validate of a config with an unknown key exited {invalid.Code} under qemu: {invalid.Output}");
+        Assert.Contains("unknown key 'nmae'", invalid.Output);
     }
 
     /// <summary>`dotnet tool install` into a tool path from the packed folder alone (no other feed could offer another `aeterna`).</summary>

@@ -7,7 +7,8 @@ namespace Aeterna.Integration.Tests.Relay;
 /// The evidence of aeterna.asgi (sdk/python): the FastAPI agent sample (samples/fastapi-agent, on
 /// uvicorn, with Debian's python3, FastAPI and torch) relays through the real supervisor under wrk
 /// keep-alive load and a chatting client, with every conversation and its torch embedding cache
-/// in shared memory intact; and a relay whose new generation fails leaves the old one serving.
+/// in shared memory intact; and a relay whose new generation fails (it exits, is never ready,
+/// cannot read the state, dies reading it) leaves the old one serving, its state untouched.
 /// </summary>
 [Collection(LoadTests.Name)]
 public sealed class FastApiAgentTests(ITestOutputHelper output)
@@ -79,7 +80,7 @@ public sealed class FastApiAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_new_generation_that_exits_at_start_or_is_never_ready_leaves_the_old_one_serving_with_its_state()
+    public async Task A_new_generation_that_exits_at_start_is_never_ready_cannot_read_the_state_or_dies_reading_it_leaves_the_old_one_serving_with_its_state()
     {
         using var dir = new TempDirectory();
         int port = FreePort.Get();
@@ -93,17 +94,22 @@ public sealed class FastApiAgentTests(ITestOutputHelper output)
         var first = await agent.AboutAsync();
 
         var load = WrkLoad.Start($"http://127.0.0.1:{port}/healthz", connections: 8);
-        foreach (var (broken, readyTimeout, reason) in new[]
+        string faulty = Path.Combine(Repo.Root, "tests", "apps", "python_faulty_importer.py");
+        foreach (var (broken, environment, readyTimeout, exitCode, outcome, reason) in new[]
                  {
-                     (new[] { PythonVenv.Interpreter, "-c", "import sys; sys.exit(3)" }, "60s", "exited with code 3 before it was ready"),
-                     (new[] { PythonVenv.Interpreter, "-c", "import time; time.sleep(60)" }, "2s", "was not ready within 2"),
+                     (new[] { PythonVenv.Interpreter, "-c", "import sys; sys.exit(3)" }, "", "60s", 4, "not_ready", "exited with code 3 before it was ready"),
+                     (new[] { PythonVenv.Interpreter, "-c", "import time; time.sleep(60)" }, "", "2s", 4, "not_ready", "was not ready within 2"),
+                     // The agent itself, with its state reader failing on what the old one exported, or dying while it reads.
+                     (new[] { PythonVenv.Interpreter, faulty, Agent }, "AGENT_FAULT=unreadable", "60s", 1, "rolled_back", "cannot read the context"),
+                     (new[] { PythonVenv.Interpreter, faulty, Agent }, "AGENT_FAULT=crash", "60s", 1, "rolled_back", "exited with code 70 during the import"),
                  })
         {
-            File.WriteAllText(path, (config with { Command = broken, ReadyTimeout = readyTimeout }).ToYaml());
+            var brokenConfig = config with { Command = broken, ReadyTimeout = readyTimeout, Environment = [.. config.Environment, .. environment.Length > 0 ? [environment] : Array.Empty<string>()] };
+            File.WriteAllText(path, brokenConfig.ToYaml());
             var (code, report) = await supervisor.RelayAsync();
             output.WriteLine(report.ToString());
-            Assert.Equal(4, code);
-            Assert.Equal("not_ready", report.GetProperty("outcome").GetString());
+            Assert.Equal(exitCode, code);
+            Assert.Equal(outcome, report.GetProperty("outcome").GetString());
             Assert.Contains(reason, report.ToString(), StringComparison.OrdinalIgnoreCase);
             Assert.Equal(first, await agent.AboutAsync());
         }

@@ -11,14 +11,20 @@ __all__ = ["WebSocketGuard", "SERVICE_RESTART"]
 
 SERVICE_RESTART = 1012
 
+# How long the drain's close waits for the app to finish the message in hand (to answer it) and
+# wait for the next one; an app that never does gets the close then.
+END_PATIENCE = 1.0
+
 
 class WebSocketGuard:
     """Wraps one WebSocket's ``receive`` and ``send`` (a :class:`~aeterna.asgi.phase.LongLived`).
 
     A message from the client that arrives while the generation is frozen is held until RESUME;
-    so is a message the app sends. At the drain the connection gets a close frame with code 1012,
-    a pending ``receive`` returns ``websocket.disconnect`` (code 1012), and what the app sends
-    afterwards is dropped.
+    so is a message the app sends. At the drain the connection gets a close frame with code 1012
+    once the app has answered the message in hand and waits for the next one (at most
+    ``END_PATIENCE`` later), a pending ``receive`` returns ``websocket.disconnect`` (code 1012),
+    a message that arrives after the drain began never reaches the app (it could take it in but no
+    longer answer it), and what the app sends after the close is dropped.
     """
 
     def __init__(self, phase: ConnectionPhase, receive: Receive, send: Send) -> None:
@@ -30,23 +36,27 @@ class WebSocketGuard:
         self._connected = False
         self._closed = False
         self._ended = asyncio.Event()
+        self._waiting = asyncio.Event()    # the app waits in receive for the client's next message
 
     async def receive(self) -> Message:
         if not self._connected:            # websocket.connect: the handshake, not a message
             self._connected = True
             return await self._receive()
-        message = await self._pending.next_or_end(self._ended)
+        self._waiting.set()
+        try:
+            message = await self._pending.next_or_end(self._ended)
+        finally:
+            self._waiting.clear()
         if message is None:
             return {"type": "websocket.disconnect", "code": SERVICE_RESTART}
         if message["type"] == "websocket.receive" and not await self._phase.boundary():
-            await self.end()
+            await self._close()            # the app is between messages: now
             return {"type": "websocket.disconnect", "code": SERVICE_RESTART}
         return message
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "websocket.send" and not await self._phase.boundary():
-            await self.end()
-            return
+        # While the drain's close waits for it, the app's answer to the message in hand goes out.
+        await self._phase.boundary()
         async with self._lock:
             if self._closed:               # ended by the drain (or closed): nowhere to go
                 return
@@ -55,6 +65,13 @@ class WebSocketGuard:
             await self._send(message)
 
     async def end(self) -> None:
+        try:
+            await asyncio.wait_for(self._waiting.wait(), END_PATIENCE)
+        except asyncio.TimeoutError:
+            pass
+        await self._close()
+
+    async def _close(self) -> None:
         async with self._lock:
             if not self._closed:
                 self._closed = True

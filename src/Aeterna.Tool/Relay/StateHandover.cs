@@ -192,6 +192,9 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
         return new ConnectionsReport(frozen.Connections, decided.Adopted.Length, frozen.Connections - decided.Adopted.Length, reasons);
     }
 
+    /// <summary>How long a generation whose session ended may take to be reaped, for the report to say how it exited.</summary>
+    private static readonly TimeSpan SessionToExit = TimeSpan.FromMilliseconds(500);
+
     /// <summary>
     /// The generation's answer of type <paramref name="expected"/>; its FAILED, its exit, or its
     /// lost session become a <see cref="TransferFailedException"/> that says which side and why.
@@ -205,7 +208,14 @@ internal sealed class StateHandover(EventLog log) : IStateHandover
             throw new TransferFailedException($"generation {generation.Number} {await generation.Exited.ConfigureAwait(false)} during the {step}");
         Frame frame;
         try { frame = await reply.ConfigureAwait(false); }
-        catch (SessionLostException e) { throw new TransferFailedException($"generation {generation.Number}'s session ended during the {step}: {e.Message}"); }
+        catch (SessionLostException e)
+        {
+            // A process that dies closes its session a moment before its exit is reaped: wait that
+            // moment, so the report says it exited and how, the likelier and more useful cause.
+            if (await Task.WhenAny(generation.Exited, Task.Delay(SessionToExit, CancellationToken.None)).ConfigureAwait(false) == generation.Exited)
+                throw new TransferFailedException($"generation {generation.Number} {await generation.Exited.ConfigureAwait(false)} during the {step}");
+            throw new TransferFailedException($"generation {generation.Number}'s session ended during the {step}: {e.Message}");
+        }
         if (frame.Type == expected) return frame;
         using (frame)
         {

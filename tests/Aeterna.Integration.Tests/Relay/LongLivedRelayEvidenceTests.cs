@@ -8,8 +8,8 @@ namespace Aeterna.Integration.Tests.Relay;
 
 /// <summary>
 /// An unmodified app (tests/apps/StatefulApp: a plain UseWebSockets() echo and a plain SSE
-/// endpoint) relays 20 times with its state handed over and 10 times without (each relay waits
-/// for the old generation's drain, so the suite's time sets the count), while a WebSocket client
+/// endpoint) relays 20 times, 10 with its state handed over and 10 without (each relay waits for
+/// the old generation's drain, so the suite's time sets the count), while a WebSocket client
 /// and an SSE client stay connected and wrk keeps keep-alive load on it. Every relay commits (no
 /// freeze waits for a long-lived connection), the load sees no failure, the state is intact, and
 /// each long-lived connection the old generation ends is ended properly: the WebSocket with close
@@ -20,7 +20,7 @@ namespace Aeterna.Integration.Tests.Relay;
 public sealed class LongLivedRelayEvidenceTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(true, 20)]
+    [InlineData(true, 10)]
     [InlineData(false, 10)]
     public async Task An_unmodified_app_relays_with_a_WebSocket_and_an_event_stream_open_under_load(bool stateful, int relays)
     {

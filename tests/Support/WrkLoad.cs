@@ -29,16 +29,19 @@ internal static partial class WrkLoad
     /// host died without stopping it (it would load every test after it).</summary>
     public static RunningLoad Start(string url, int connections = 32, TimeSpan? duration = null)
     {
+        var runFor = duration ?? DefaultDuration;
         // --timeout 10s: a request slower than that is a failure, not merely a slow one.
         var start = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-t", "2", "-c", connections.ToString(CultureInfo.InvariantCulture),
-                     "-d", $"{(int)Math.Ceiling((duration ?? TimeSpan.FromMinutes(10)).TotalSeconds)}s", "--timeout", "10s", url })
+                     "-d", $"{(int)Math.Ceiling(runFor.TotalSeconds)}s", "--timeout", "10s", url })
             start.ArgumentList.Add(a);
-        return new RunningLoad(Process.Start(start)!);
+        return new RunningLoad(Process.Start(start)!, runFor);
     }
 
+    private static readonly TimeSpan DefaultDuration = TimeSpan.FromMinutes(10);
+
     /// <summary>A wrk process; its statistics come when it ends (at its duration, or on SIGINT).</summary>
-    internal sealed class RunningLoad(Process process)
+    internal sealed class RunningLoad(Process process, TimeSpan runFor)
     {
         private readonly Task<string> _stdout = process.StandardOutput.ReadToEndAsync();
         private readonly Task<string> _stderr = process.StandardError.ReadToEndAsync();
@@ -54,7 +57,7 @@ internal static partial class WrkLoad
 
         public async Task<WrkResult> CompletedAsync()
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10) + TimeSpan.FromMinutes(1));
+            using var cts = new CancellationTokenSource(runFor + TimeSpan.FromMinutes(1));
             await process.WaitForExitAsync(cts.Token);
             string output = await _stdout + await _stderr;
             int code = process.ExitCode;

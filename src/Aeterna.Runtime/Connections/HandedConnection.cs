@@ -28,7 +28,7 @@ internal sealed class HandedConnection
     private CancellationTokenSource? _pause;
     private int _closed;
 
-    public HandedConnection(ulong id, string endpoint, Socket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false)
+    public HandedConnection(ulong id, string endpoint, Socket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> framing = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false)
     {
         Id = id;
         Endpoint = endpoint;
@@ -36,6 +36,7 @@ internal sealed class HandedConnection
         _handler = handler;
         _logger = logger;
         ReadAhead = readAhead;
+        Framing = framing;
         Session = session;
         CameFromElsewhere = cameFromElsewhere;
         // A received fd may share its number with a stale epoll entry of the same connection.
@@ -57,6 +58,12 @@ internal sealed class HandedConnection
 
     /// <summary>Bytes from the client not handled yet: valid while paused.</summary>
     public ReadOnlyMemory<byte> ReadAhead { get; private set; }
+
+    /// <summary>What kind of connection its endpoint serves (docs/protocol.md, "Kinds").</summary>
+    public Protocol.ConnectionKind Kind => _handler.Kind;
+
+    /// <summary>The kind's framing state: valid while paused.</summary>
+    public ReadOnlyMemory<byte> Framing { get; private set; }
 
     /// <summary>The endpoint's session: valid while paused.</summary>
     public ReadOnlyMemory<byte> Session { get; private set; }
@@ -108,7 +115,7 @@ internal sealed class HandedConnection
             failed = true;
             _logger.LogWarning(e, "aeterna: the handler of endpoint '{Endpoint}' failed on connection {Id}; the connection is closed", Endpoint, Id);
         }
-        bool paused = pause.IsCancellationRequested && !failed;
+        bool paused = pause.IsCancellationRequested && !failed && !connection.Ended;
         pause.Cancel();
         await fill.ConfigureAwait(false);
         connection.Detach();
@@ -136,6 +143,7 @@ internal sealed class HandedConnection
             return false;
         }
         Session = connection.Session.ToArray();
+        Framing = connection.Framing.ToArray();
         return true;
     }
 

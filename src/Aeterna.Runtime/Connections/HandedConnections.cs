@@ -95,7 +95,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
 
     /// <summary>Their CONNECTIONS records, ids as this transfer's.</summary>
     public static ConnectionRecord[] Records(IReadOnlyList<HandedConnection> paused) =>
-        [.. paused.Select(c => new ConnectionRecord(c.Id, (byte)ConnectionKind.Raw, c.Endpoint, c.ReadAhead, ReadOnlyMemory<byte>.Empty, c.Session))];
+        [.. paused.Select(c => new ConnectionRecord(c.Id, (byte)c.Kind, c.Endpoint, c.ReadAhead, c.Framing, c.Session))];
 
     /// <summary>
     /// IMPORT: decides on each connection received, touching nothing live. Adopted ones are staged
@@ -117,7 +117,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             var socket = new Socket(new SafeSocketHandle(fd!.DangerousGetHandle(), ownsHandle: true));
             fd.SetHandleAsInvalid(); // the socket owns it now
             lock (_lock)
-                _staged.Add(new HandedConnection(++_nextId, record.Endpoint, socket, handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Session.ToArray(), cameFromElsewhere: true));
+                _staged.Add(new HandedConnection(++_nextId, record.Endpoint, socket, handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true));
             adopted.Add(record.Id);
         }
         return new PreparedConnections([.. adopted], [.. refused]);
@@ -131,10 +131,13 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             return new RefusedConnection(record.Id, "unknown_kind", $"kind {record.Kind} is not one this runtime knows");
         if (!handlers.TryGetValue(record.Endpoint, out var handler))
             return new RefusedConnection(record.Id, "unknown_endpoint", $"this version has no handed-connection endpoint '{record.Endpoint}'");
-        if ((ConnectionKind)record.Kind != ConnectionKind.Raw)
-            return new RefusedConnection(record.Id, "kind_mismatch", $"endpoint '{record.Endpoint}' takes raw connections, not {(ConnectionKind)record.Kind}");
-        if (!record.Framing.IsEmpty)
-            return new RefusedConnection(record.Id, "framing", $"a raw connection carries no framing state; this one has {record.Framing.Length} bytes");
+        if ((ConnectionKind)record.Kind != handler.Kind)
+            return new RefusedConnection(record.Id, "kind_mismatch", $"endpoint '{record.Endpoint}' takes {handler.Kind} connections, not {(ConnectionKind)record.Kind}");
+        string? framing;
+        try { framing = handler.FramingError(record.Framing.Span); }
+        catch (Exception e) when (e is not OutOfMemoryException) { framing = e.Message; }
+        if (framing is not null)
+            return new RefusedConnection(record.Id, "framing", $"endpoint '{record.Endpoint}' cannot take the connection's framing state: {framing}");
         bool valid;
         try { valid = handler.IsValidSession(record.Session.Span); }
         catch (Exception e) when (e is not OutOfMemoryException)

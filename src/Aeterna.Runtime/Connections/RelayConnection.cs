@@ -20,6 +20,7 @@ public sealed class RelayConnection
         Input = input;
         PauseRequested = pauseRequested;
         Session = owner.Session;
+        Framing = owner.Framing;
     }
 
     /// <summary>The endpoint's name, as registered.</summary>
@@ -64,6 +65,17 @@ public sealed class RelayConnection
         while (!data.IsEmpty)
             data = data[await socket.SendAsync(data, System.Net.Sockets.SocketFlags.None, cancel).ConfigureAwait(false)..];
     }
+
+    /// <summary>The kind's protocol state (docs/protocol.md, "Kinds"), kept like <see cref="Session"/>; empty for raw.</summary>
+    internal ReadOnlyMemory<byte> Framing { get; set; }
+
+    /// <summary>Set by a handler that ends the connection after the pause was asked (returning would otherwise mean paused).</summary>
+    internal bool Ended { get; private set; }
+
+    internal void End() => Ended = true;
+
+    /// <summary>The socket, for an ending that waits for the client's last word.</summary>
+    internal System.Net.Sockets.Socket Socket => _owner.Socket;
 
     /// <summary>After the round: the handler no longer owns the socket.</summary>
     internal void Detach() => Volatile.Write(ref _detached, 1);

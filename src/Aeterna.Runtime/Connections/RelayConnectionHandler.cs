@@ -41,4 +41,11 @@ public abstract class RelayConnectionHandler
     /// the protocol's goodbye here; the runtime closes the socket afterwards. The default sends nothing.
     /// </summary>
     public virtual Task EndAsync(RelayConnection connection, string reason) => Task.CompletedTask;
+
+    /// <summary>The kind of connection this handler serves; its framing goes in each record.</summary>
+    internal virtual Protocol.ConnectionKind Kind => Protocol.ConnectionKind.Raw;
+
+    /// <summary>Why <paramref name="framing"/>, as the previous generation left it, cannot be served here; null when it can.</summary>
+    internal virtual string? FramingError(ReadOnlySpan<byte> framing) =>
+        framing.IsEmpty ? null : $"a raw connection carries no framing state; this one has {framing.Length} bytes";
 }

@@ -18,5 +18,8 @@ builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 builder.AddAeterna(o => o.Listen("counter", "tcp://127.0.0.1:9100"));
 builder.Services.AddRelayState<Totals>();
-builder.Services.AddRelayConnections<LineCounter>("counter");
+if (Environment.GetEnvironmentVariable("COUNTER_PROTOCOL") == "websocket")
+    builder.Services.AddRelayWebSockets<CounterSocket>("counter");
+else
+    builder.Services.AddRelayConnections<LineCounter>("counter");
 builder.Build().Run();

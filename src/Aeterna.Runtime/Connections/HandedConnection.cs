@@ -81,11 +81,14 @@ internal sealed class HandedConnection
     /// <summary>Starts a round: the handler serves the connection from its read-ahead, then from the socket.</summary>
     public void Serve()
     {
-        var pipe = new Pipe(new PipeOptions(useSynchronizationContext: false));
+        // The fill waits once this much is unconsumed; the read-ahead alone never reaches it, so
+        // writing it below completes at once.
+        long pauseAt = Math.Max(_handler.InputBufferBytes, ReadAhead.Length + 1);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: pauseAt, resumeWriterThreshold: pauseAt / 2, useSynchronizationContext: false));
         if (!ReadAhead.IsEmpty)
         {
             pipe.Writer.Write(ReadAhead.Span);
-            _ = pipe.Writer.FlushAsync(); // under the pause threshold: completes at once
+            _ = pipe.Writer.FlushAsync(); // under the pause threshold (above): completes at once
         }
         ReadAhead = default;
         var pause = new CancellationTokenSource();

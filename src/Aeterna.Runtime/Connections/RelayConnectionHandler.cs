@@ -42,6 +42,13 @@ public abstract class RelayConnectionHandler
     /// </summary>
     public virtual Task EndAsync(RelayConnection connection, string reason) => Task.CompletedTask;
 
+    /// <summary>
+    /// How many bytes the client may have sent that the handler has not consumed before the runtime
+    /// stops reading the socket (the input pipe's pause threshold): a handler that consumes only
+    /// whole messages needs room for its largest one. 64 KiB, as a default pipe.
+    /// </summary>
+    internal virtual long InputBufferBytes => 64 * 1024;
+
     /// <summary>The kind of connection this handler serves; its framing goes in each record.</summary>
     internal virtual Protocol.ConnectionKind Kind => Protocol.ConnectionKind.Raw;
 

@@ -19,6 +19,9 @@ internal sealed class WebSocketEndpoint<TSession>(RelayWebSocketHandler<TSession
 
     internal override ConnectionKind Kind => ConnectionKind.WebSocket;
 
+    /// <summary>Frames are consumed only whole, so the largest one must fit unconsumed (with room for what follows it).</summary>
+    internal override long InputBufferBytes => (long)_maxMessageBytes + WebSocketDecoder.MaxHeaderSize + 64 * 1024;
+
     internal override string? FramingError(ReadOnlySpan<byte> framing) =>
         framing.IsEmpty ? null : WebSocketDecoder.TryReadState(framing, _maxMessageBytes, out _, out _);
 

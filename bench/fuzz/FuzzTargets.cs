@@ -11,6 +11,7 @@ internal static class FuzzTargets
         new MessagesTarget(),
         new FrameStreamTarget(),
         new ConnectionsTarget(),
+        new WebSocketTarget(),
         new StateTarget(),
         new MemoryPackStateTarget(),
     ];

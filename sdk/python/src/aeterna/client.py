@@ -395,8 +395,7 @@ class AeternaClient:
         try:
             for t in self._accept_threads:
                 t.join()
-            grace = self._limit("drain_timeout_ms", 30000) / 1000.0
-            self._connections.stop(min(grace, 5.0))
+            self._connections.stop(1.0)         # as long as the .NET runtime gives a handler
         finally:
             self._stopped.set()
 

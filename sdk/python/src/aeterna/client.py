@@ -367,7 +367,12 @@ class AeternaClient:
     def _accept_connections(self, name: str, sock: socket.socket) -> None:
         # The gate, not client.accept(): that would send READY before the app is warm.
         while True:
-            accepted = self._gate.accept(sock)
+            try:
+                accepted = self._gate.accept(sock)
+            except OSError as e:
+                log.error("aeterna: accepting on listener %r failed: %s; its endpoint takes no "
+                          "more connections", name, e)
+                return
             if accepted is None:
                 return
             self._connections.accepted(name, accepted[0])

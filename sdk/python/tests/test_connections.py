@@ -2,11 +2,13 @@
 7.2, the fd limit of 7.3 against the real kernel (CMSG_LEN, MSG_CTRUNC, RLIMIT_NOFILE), the
 CONNECTIONS frames of a state transfer, and raw endpoints through FREEZE, IMPORT, COMMIT,
 RELEASE, RESUME and the drain, with real TCP clients; the supervisor's side is support.Peer."""
+import fcntl
 import os
 import socket
 import struct
 import subprocess
 import sys
+import termios
 import textwrap
 import threading
 import time
@@ -16,6 +18,7 @@ import support
 import aeterna
 from aeterna import connection_records as records, fd_limit, frames
 from aeterna import AeternaClient, ConnectionRecord, ProtocolError, RawEndpoint
+from aeterna.handed import HandedConnections
 
 RAW = records.KIND_RAW
 
@@ -211,6 +214,51 @@ class FdLimitTests(unittest.TestCase):
         self.assertTrue(0 < arrived < 6, out.stdout)
 
 
+class StagingTests(unittest.TestCase):
+    """The importer's decision on each connection (section 7.4), with real sockets."""
+
+    def test_each_refusal_names_its_reason_and_closes_the_fd_at_once(self):
+        class Picky(Echo):
+            def accepts_session(self, session):
+                if session == b"boom":
+                    raise ValueError("not a turn count")
+                return session != b"no"
+
+        handed = HandedConnections()
+        handed.endpoints["echo"] = Picky(b"i")
+        pairs = [socket.socketpair() for _ in range(8)]
+        self.addCleanup(lambda: [s.close() for p in pairs for s in p])
+        null = os.open("/dev/null", os.O_RDONLY)
+        cases = [
+            (ConnectionRecord(1, RAW, "echo", b"r", b"", b"7"), os.dup(pairs[0][0].fileno()), None),
+            (ConnectionRecord(2, RAW, "echo"), -1, "fd_limit"),
+            (ConnectionRecord(3, 9, "echo"), os.dup(pairs[2][0].fileno()), "unknown_kind"),
+            (ConnectionRecord(4, RAW, "other"), os.dup(pairs[3][0].fileno()), "unknown_endpoint"),
+            (ConnectionRecord(5, records.KIND_WEBSOCKET, "echo"), os.dup(pairs[4][0].fileno()), "kind_mismatch"),
+            (ConnectionRecord(6, RAW, "echo", b"", b"\x01", b""), os.dup(pairs[5][0].fileno()), "framing"),
+            (ConnectionRecord(7, RAW, "echo", session=b"no"), os.dup(pairs[6][0].fileno()), "session"),
+            (ConnectionRecord(8, RAW, "echo", session=b"boom"), os.dup(pairs[7][0].fileno()), "session"),
+            (ConnectionRecord(9, RAW, "echo"), null, "kind_mismatch"),          # not a socket
+        ]
+        decided = handed.stage([(r, fd) for r, fd, _ in cases])
+        self.assertEqual(decided["adopted"], [1])
+        self.assertEqual([(r["id"], r["reason"]) for r in decided["refused"]],
+                         [(r.id, why) for r, _, why in cases if why])
+        self.assertIn("not a turn count", decided["refused"][6]["detail"])
+        for _, fd, why in cases:
+            if why and fd >= 0:
+                with self.assertRaises(OSError):        # closed at once
+                    os.fstat(fd)
+        self.assertEqual(handed.count, 1)
+        # Staged, untouched until COMMIT: the client's bytes stay in the socket.
+        pairs[0][1].sendall(b"x\n")
+        time.sleep(0.1)
+        handed.serve_all()
+        pairs[0][1].settimeout(5)
+        self.assertEqual(pairs[0][1].recv(100), b"i 8 rx\n")   # read_ahead first, then the socket
+        handed.stop()
+
+
 class TransferTests(unittest.TestCase):
     """export_state → import_state over a socketpair, with connections."""
 
@@ -330,6 +378,17 @@ class Line:
         self.sock.close()
 
 
+def read_by_the_handler(client, timeout=5):
+    """Waits until the kernel holds no unread byte for any of the client's connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        socks = [c.sock for c in list(client._connections._all.values())]
+        if all(struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0" * 4))[0] == 0 for s in socks):
+            return
+        time.sleep(0.01)
+    raise AssertionError("the handler did not read what it was sent")
+
+
 class EndpointSessionTests(unittest.TestCase):
     def setUp(self):
         self.peer = support.Peer()
@@ -394,7 +453,7 @@ class EndpointSessionTests(unittest.TestCase):
         self.assertEqual(line.ask(b"two"), b"a 2 two\n")
         b, sb, loaded = self.generation(2, Echo(b"b"), expect_state=True)
         line.sock.sendall(b"thr")                         # read by a, not handled: its read_ahead
-        time.sleep(0.2)
+        read_by_the_handler(a)
 
         self.transfer(sa, sb)
         frozen = sa.expect(frames.FROZEN)
@@ -473,6 +532,31 @@ class EndpointSessionTests(unittest.TestCase):
         sa.send(frames.RESUME, {"transfer": -5, "reason": "the relay failed"})
         sa.expect(frames.ACCEPTING)
         self.assertEqual(line.file.readline(), b"a 2 held\n")
+
+    def test_a_record_too_large_for_a_frame_is_kept_and_ended_by_the_old_generation(self):
+        pending = self.peer.expect_session(support.welcome(1, capabilities=["connections"], max_frame_size=4096))
+        a = AeternaClient(environ=self.peer.environ(1), format="json")
+        self.clients.append(a)
+        a.add_endpoint("echo", Echo(b"a"), fallback=("127.0.0.1", 0))
+        a.load_context(default=dict)
+        a.ready()
+        sa = pending.get()
+        sa.expect(frames.READY)
+        small, big = self.line(a), self.line(a)
+        small.ask(b"hi")
+        big.ask(b"hi")
+        big.sock.sendall(b"y" * 5000)                        # read and not handled: 5000 bytes of read_ahead
+        read_by_the_handler(a)
+        b, sb, loaded = self.generation(2, Echo(b"b"), expect_state=True)
+        self.transfer(sa, sb)
+        frozen = sa.expect(frames.FROZEN)
+        self.assertEqual(frozen["connections"], 1)
+        self.assertEqual(sb.expect(frames.PREPARED)["connections"]["adopted"], [1])
+        sb.send(frames.COMMIT, {"transfer": 5})
+        sa.send(frames.RELEASE, {"transfer": 5, "adopted": [1], "refused": []})
+        self.assertEqual(big.file.readline(), b"BYE too_large\n")
+        self.assertEqual(big.file.readline(), b"")
+        self.assertEqual(small.ask(b"on"), b"b 2 on\n")
 
     def test_hand_back_returns_the_connection_to_the_frozen_generation(self):
         a, sa, _ = self.generation(1, Echo(b"a"))

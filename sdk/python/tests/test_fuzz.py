@@ -155,6 +155,36 @@ class FuzzTests(unittest.TestCase):
             except ProtocolError as e:
                 self.assertEqual(e.code, "StateFormat")
 
+    def test_random_and_mutated_connection_records(self):
+        rng = random.Random(SEED + 5)
+        kinds = {}
+        tracemalloc.start()
+        try:
+            for _ in range(ROUNDS):
+                records = [aeterna.ConnectionRecord(rng.randrange(1 << 64), rng.choice([1, 2, 3, rng.randrange(256)]),
+                                                    rng.choice(["counter", "/ws/{id}", "é" * rng.randrange(1, 127)]),
+                                                    os.urandom(rng.randrange(40)), os.urandom(rng.randrange(8)),
+                                                    os.urandom(rng.randrange(20))) for _ in range(rng.randrange(1, 5))]
+                payload = b"".join(aeterna.encode_record(r) for r in records)
+                self.assertEqual(aeterna.decode_records(payload, len(records)), records)
+                data = mutate(rng, payload) if rng.random() < 0.9 else os.urandom(rng.randrange(100))
+                nfds = rng.choice([len(records), rng.randrange(0, 65)])
+                try:
+                    decoded = aeterna.decode_records(data, nfds)
+                    kinds["ok"] = kinds.get("ok", 0) + 1
+                    # What decodes re-encodes to the same bytes: nothing was guessed.
+                    self.assertEqual(b"".join(aeterna.encode_record(r) for r in decoded), data)
+                except ProtocolError as e:
+                    self.assertEqual(e.code, "Malformed")
+                    kinds[e.code] = kinds.get(e.code, 0) + 1
+                except Exception as e:
+                    self.fail("%s: %s on input %r" % (type(e).__name__, e, data[:80]))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        self.assertGreater(kinds.get("Malformed", 0), ROUNDS // 4)
+        self.assertLess(peak, 4 << 20, "peak allocation %d bytes" % peak)
+
     def test_allocation_is_bounded_by_the_limits_not_by_what_a_header_claims(self):
         rng = random.Random(SEED + 4)
         claims = []

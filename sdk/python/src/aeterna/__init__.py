@@ -17,13 +17,17 @@ installed). The whole API, in the order an app uses it::
         ...                                           # serve; wrap state changes in client.work()
 
 An ASGI app (FastAPI, Starlette) on uvicorn: ``aeterna.asgi.run(app)``, or
-``python3 -m aeterna.asgi module:app``. Tensors in shared memory: :class:`SharedTensor`.
+``python3 -m aeterna.asgi module:app``. Tensors in shared memory: :class:`SharedTensor`. A raw
+TCP endpoint whose open connections cross every relay: :class:`RawEndpoint`, registered with
+``client.add_endpoint(listener_name, endpoint)``.
 
 Errors are :class:`AeternaError` subclasses whose message names the cause and the fix;
 :class:`ProtocolError` carries one of the protocol's error codes in ``.code``.
 """
 from .checksum import crc32c
 from .client import AeternaClient
+from .connection_records import ConnectionRecord, decode_records, encode_record
+from .endpoint import RawConnection, RawEndpoint
 from .errors import AeternaError, HandoverError, ProtocolError, RejectedError
 from .frames import Frame, FrameReader, decode_header, encode_frame, send_frame
 from .notify import sd_notify
@@ -36,5 +40,6 @@ __all__ = [
     "AeternaClient", "SharedBuffer", "SharedTensor", "AeternaError", "ProtocolError",
     "RejectedError", "HandoverError", "crc32c", "encode_frame", "decode_header", "FrameReader",
     "send_frame", "export_state", "import_state", "decode_context", "sd_notify", "Frame",
-    "ImportedState", "__version__",
+    "ImportedState", "RawEndpoint", "RawConnection", "ConnectionRecord", "encode_record",
+    "decode_records", "__version__",
 ]

@@ -1,6 +1,6 @@
-"""AeternaClient: this generation's side of the Aeterna protocol (docs/protocol.md, sections 3
-and 4): the session, readiness, the accept gate, requests in flight, FREEZE, IMPORT, COMMIT,
-RESUME and hand-back."""
+"""AeternaClient: this generation's side of the Aeterna protocol (docs/protocol.md, sections 3,
+4 and 7): the session, readiness, the accept gate, requests in flight, FREEZE, IMPORT, COMMIT,
+RESUME, hand-back, and the connections of raw endpoints (RELEASE)."""
 from __future__ import annotations
 
 import contextlib
@@ -12,13 +12,18 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
+from .connection_records import MAX_ENDPOINT_BYTES
+from .endpoint import RawEndpoint
 from .errors import AeternaError, HandoverError, ProtocolError, RejectedError
+from .fd_limit import FD_RESERVE, available_fds
 from .frames import (
     ABORT, ACCEPTING, COMMIT, DEFAULT_MAX_FRAME, DEFAULT_MAX_STATE, DEFAULT_TIMEOUT_MS, FAILED,
     FREEZE, FROZEN, HEALTH, HELLO, HELLO_MAX, IMPORT, PREPARED, PROTOCOL_VERSION, READY, REJECT,
-    RESUME, STATUS, TYPE_NAMES, WELCOME, Frame, FrameReader, close_all, json_or_empty, send_json,
+    RELEASE, RESUME, STATUS, TYPE_NAMES, WELCOME, Frame, FrameReader, close_all, json_or_empty,
+    send_json,
 )
 from .gate import AcceptGate
+from .handed import HandedConnections
 from .notify import sd_notify
 from .shared_memory import SharedBuffer
 from .state import CONTEXT_SECTION, decode_context, export_state, import_state
@@ -32,6 +37,8 @@ RUNTIME = "aeterna-python/%s (%s %d.%d)" % (
 log = logging.getLogger("aeterna")
 
 _TOKEN_CACHE: Dict[str, str] = {}
+
+CONNECTIONS_CAPABILITY = "connections"
 
 
 class AeternaClient:
@@ -100,6 +107,11 @@ class AeternaClient:
         self._frozen = False
         self._in_flight = 0
         self._gate = AcceptGate(is_open=self.socket_path is None)
+
+        self._connections = HandedConnections()
+        self._accept_threads: List[threading.Thread] = []
+        self._stopped = threading.Event()          # the drain ended every connection
+        self._stop_started = False
 
     # -- listeners -------------------------------------------------------------------------
 
@@ -180,11 +192,14 @@ class AeternaClient:
             try:
                 sock.settimeout(10)
                 sock.connect(address)
-                send_json(sock, HELLO, {
+                hello: Dict[str, Any] = {
                     "versions": [PROTOCOL_VERSION, PROTOCOL_VERSION], "token": self._token,
                     "pid": os.getpid(), "runtime": RUNTIME, "stateful": self._stateful,
                     "state_types": [CONTEXT_SECTION] if self._stateful else [], "schema": None,
-                })
+                }
+                if self._connections.endpoints:
+                    hello["capabilities"] = [CONNECTIONS_CAPABILITY]
+                send_json(sock, HELLO, hello)
                 reader = FrameReader(sock)
                 frame = reader.read_frame(HELLO_MAX, time.monotonic() + 10)
                 frame.close_fds()
@@ -321,6 +336,74 @@ class AeternaClient:
         :class:`aeterna.gate.AcceptController` on it (``aeterna.asgi`` does)."""
         return self._gate
 
+    # -- raw endpoints (connections handed over) -------------------------------------------
+
+    def add_endpoint(self, listener: str, endpoint: RawEndpoint,
+                     fallback: Optional[Tuple[str, int]] = ("127.0.0.1", 9100)) -> None:
+        """Serves the listener named ``listener`` (``get_listener_socket(listener, fallback)``)
+        with ``endpoint``, and hands its open connections to the next generation at every relay
+        (docs/protocol.md, section 7): this generation offers the ``connections`` capability.
+        The listener's name is the endpoint's name in the hand-over: keep it across versions.
+        Call it before the session opens (before ``load_context``, ``ready``, ``connect``). The
+        client accepts on that listener itself, through the accept gate, and serves each
+        connection with ``endpoint.serve`` on a thread of its own."""
+        if self.welcome is not None or self._session is not None:
+            raise AeternaError("add_endpoint(%r) after the session opened: the capability is "
+                               "offered in HELLO. Fix: register endpoints before load_context(), "
+                               "ready() or connect()" % listener)
+        if not isinstance(endpoint, RawEndpoint):
+            raise TypeError("endpoint must be a RawEndpoint, not %s" % type(endpoint).__name__)
+        if not 1 <= len(listener.encode("utf-8")) <= MAX_ENDPOINT_BYTES:
+            raise ValueError("an endpoint name is 1 to %d bytes of UTF-8" % MAX_ENDPOINT_BYTES)
+        if listener in self._connections.endpoints:
+            raise AeternaError("listener %r already has an endpoint" % listener)
+        sock = self.get_listener_socket(listener, fallback)
+        self._connections.endpoints[listener] = endpoint
+        thread = threading.Thread(target=self._accept_connections, args=(listener, sock),
+                                  name="aeterna-accept-%s" % listener, daemon=True)
+        self._accept_threads.append(thread)
+        thread.start()
+
+    def _accept_connections(self, name: str, sock: socket.socket) -> None:
+        # The gate, not client.accept(): that would send READY before the app is warm.
+        while True:
+            try:
+                accepted = self._gate.accept(sock)
+            except OSError as e:
+                log.error("aeterna: accepting on listener %r failed: %s; its endpoint takes no "
+                          "more connections", name, e)
+                return
+            if accepted is None:
+                return
+            self._connections.accepted(name, accepted[0])
+
+    @property
+    def connections_granted(self) -> bool:
+        """The supervisor granted the ``connections`` capability (WELCOME)."""
+        caps = (self.welcome or {}).get("capabilities")
+        return isinstance(caps, list) and CONNECTIONS_CAPABILITY in caps
+
+    @property
+    def connection_count(self) -> int:
+        """Connections of raw endpoints this generation holds (served, paused or staged)."""
+        return self._connections.count
+
+    def serve_endpoints(self) -> None:
+        """Blocks until :meth:`drain` has ended every connection of the raw endpoints (each
+        paused and said goodbye to with ``end(conn, "stopping")``), for a main thread that has
+        nothing else to do. Calls :meth:`ready` first if the app has not."""
+        if not self._ready_sent:
+            self.ready()
+        self._stopped.wait()
+
+    def _stop_connections(self) -> None:
+        try:
+            for t in self._accept_threads:
+                t.join()
+            self._connections.stop(1.0)         # as long as the .NET runtime gives a handler
+        finally:
+            self._stopped.set()
+
     # -- readiness and accepting -----------------------------------------------------------
 
     def _send_ready(self, detail: str) -> None:
@@ -376,6 +459,10 @@ class AeternaClient:
         from a signal handler. Answer further requests with ``Connection: close``."""
         self._draining = True
         self._gate.shut()
+        if not self._stop_started:
+            # Ending connections waits and writes: on a thread, not in the signal handler.
+            self._stop_started = True
+            threading.Thread(target=self._stop_connections, name="aeterna-drain", daemon=True).start()
         if self.notify_socket:
             try:
                 sd_notify("STOPPING=1", self.notify_socket)
@@ -461,7 +548,15 @@ class AeternaClient:
             self._exported = []
             log.warning("aeterna: resuming: %s", msg.get("reason", "the relay failed"))
             self._start_accepting(msg.get("transfer"))
+        elif frame.type == RELEASE:
+            adopted, refused = msg.get("adopted"), msg.get("refused")
+            ended = self._connections.release(adopted if isinstance(adopted, list) else [],
+                                              refused if isinstance(refused, list) else [])
+            log.info("aeterna: transfer %s released: %d connection(s) adopted by the next "
+                     "generation, %d ended here", msg.get("transfer"),
+                     len(adopted) if isinstance(adopted, list) else 0, ended)
         elif frame.type == ABORT:
+            self._connections.discard_staged()
             log.warning("aeterna: hand-over aborted: %s", msg.get("reason", ""))
             if not self._imported.is_set() and not self._context_loaded and self._import_error is None:
                 self._import_error = HandoverError("the supervisor aborted the hand-over: %s"
@@ -473,6 +568,7 @@ class AeternaClient:
     def _start_accepting(self, transfer: Any) -> None:
         with self._work:
             self._frozen = False
+        self._connections.serve_all()
         def accepting(ns: int) -> None:
             self._send(ACCEPTING, {"transfer": transfer, "accepting_ns": ns})
         self._gate.open(accepting)
@@ -498,6 +594,9 @@ class AeternaClient:
                         raise ProtocolError("Timeout", "%d requests were still in flight at the "
                                             "deadline" % self._in_flight)
                     self._work.wait(remaining)
+            # Connections reach a boundary within the same deadline, and are held from now on
+            # whether they are sent or not: none is served from the state being handed over.
+            paused = self._connections.pause_all(deadline) if self._connections.endpoints else []
             t1 = time.monotonic()
             try:
                 obj = self._provider() if self._provider is not None else self._context
@@ -506,9 +605,15 @@ class AeternaClient:
                                     % (type(e).__name__, e)) from None
             asked = msg.get("mechanism")
             mechanism = asked if isinstance(asked, str) and asked in ("pipe", "shm") else (self.mechanism or "auto")
+            send_connections = msg.get("connections") is True and self.connections_granted
             info = export_state(transfer_sock, obj, fmt=self.format, mechanism=mechanism,
                                 max_frame_size=self._limit("max_frame_size", DEFAULT_MAX_FRAME),
-                                deadline=deadline)
+                                deadline=deadline,
+                                connections=HandedConnections.records(paused) if send_connections else None)
+            for i in info.pop("sent"):
+                paused[i].sent = True
+            for i in info.pop("too_large"):
+                paused[i].too_large = True
         except ProtocolError as e:
             transfer_sock.close()
             self._fail(transfer, e)        # stay frozen: the supervisor answers with RESUME
@@ -528,15 +633,20 @@ class AeternaClient:
         t0 = time.monotonic()
         deadline = t0 + self._limit("timeout_ms", DEFAULT_TIMEOUT_MS) / 1000.0
         handback = self._frozen
+        connections = msg.get("connections") is True
+        state = None
         try:
             if not handback and (self._imported.is_set() or not self.expect_state):
                 transfer_sock.close()
                 raise ProtocolError("Malformed", "IMPORT to a generation that serves from its own "
                                     "state (not frozen, not waiting for state)")
             try:
+                # Each connection costs an fd: receive no more than this process may still open;
+                # the ones dropped at the limit are refused (their exporter still holds them).
                 state = import_state(transfer_sock, max_frame_size=self._limit("max_frame_size", DEFAULT_MAX_FRAME),
                                      max_state_size=self._limit("max_state_size", DEFAULT_MAX_STATE),
-                                     deadline=deadline)
+                                     deadline=deadline, connections=connections,
+                                     fd_budget=available_fds(FD_RESERVE) if connections else None)
             finally:
                 transfer_sock.close()
             missing = object()
@@ -549,17 +659,27 @@ class AeternaClient:
                 except ProtocolError:
                     state.close()          # discard it all: this generation resumes as it froze
                     raise
-            else:
+            # Adopted connections are staged, untouched, until COMMIT; refused ones closed now.
+            decided = self._connections.stage(state.connections) if connections else None
+            state.connections = []
+            if not handback:
                 self._context = None if context is missing else context
                 self._imported.set()
         except ProtocolError as e:
+            if state is not None:
+                state.close_connections()   # the exporter still holds them: none is lost
             self._fail(transfer, e)
             if not handback:
                 self._import_error = HandoverError("the state from generation %s could not be "
                                                    "imported: %s" % (msg.get("from_generation"), e))
             return
-        self._send(PREPARED, {"transfer": transfer, "import_ms": round((time.monotonic() - t0) * 1000, 3),
-                              "state_bytes": state.state_bytes, "regions": len(state.buffers)})
+        prepared: Dict[str, Any] = {"transfer": transfer, "import_ms": round((time.monotonic() - t0) * 1000, 3),
+                                    "state_bytes": state.state_bytes, "regions": len(state.buffers)}
+        if decided is not None:
+            prepared["connections"] = decided
+            for r in decided["refused"]:
+                log.warning("aeterna: refused handed connection %s (%s): %s", r["id"], r["reason"], r["detail"])
+        self._send(PREPARED, prepared)
 
     def _apply_handback(self, context: Any) -> None:
         try:

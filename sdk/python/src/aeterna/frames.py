@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .checksum import crc32c
 from .errors import ProtocolError
+from .fd_limit import control_buffer_size
 
 __all__ = [
     "Frame", "FrameReader", "encode_frame", "decode_header", "send_frame", "send_json",
@@ -163,7 +164,10 @@ def json_or_empty(payload: BytesLike) -> Dict[str, Any]:
 
 
 def close_all(fds: Iterable[int]) -> None:
+    """Closes every fd (-1, an fd that never arrived, is skipped)."""
     for fd in fds:
+        if fd < 0:
+            continue
         try:
             os.close(fd)
         except OSError:
@@ -173,15 +177,24 @@ def close_all(fds: Iterable[int]) -> None:
 class FrameReader:
     """Reads frames from a stream socket with ``recvmsg`` only, keeping received fds in a
     queue in arrival order (docs/protocol.md, section 2). Not thread-safe: one reader per
-    socket. ``close()`` closes fds still queued."""
+    socket. ``close()`` closes fds still queued.
+
+    With ``fd_budget`` set (an importer taking connections, section 7.3), each ``recvmsg`` has
+    room for no more fds than are left of the budget (``CMSG_LEN(4 * k)``), and the fds of each
+    call are kept together as one delivery: a frame that announces fds takes the next delivery,
+    since Linux returns the fds of at most one ``sendmsg`` per call. Only a CONNECTIONS frame
+    may then come short of fds because the kernel cut them off (``MSG_CTRUNC``); its missing
+    ones are -1 in ``Frame.fds``."""
 
     RECV_SIZE = 256 * 1024
     ANC_SIZE = socket.CMSG_SPACE(253 * 4)   # SCM_MAX_FD
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, fd_budget: Optional[int] = None) -> None:
         self.sock = sock
         self._buf = bytearray()
         self._fds: List[int] = []
+        self.fd_budget = fd_budget
+        self._deliveries: List[Tuple[List[int], bool]] = []
 
     def _fill(self, need: int, deadline: Optional[float]) -> bool:
         """Reads until the buffer holds ``need`` bytes; False at a clean end of stream."""
@@ -191,25 +204,58 @@ class FrameReader:
                 if remaining <= 0:
                     raise ProtocolError("Timeout", "no data before the deadline")
                 self.sock.settimeout(remaining)
+            budget = self.fd_budget
+            if budget is None:
+                anc_size, flags_in = self.ANC_SIZE, 0
+            else:
+                anc_size = control_buffer_size(min(max(budget, 0), MAX_FDS_PER_FRAME))
+                flags_in = socket.MSG_CMSG_CLOEXEC
             try:
-                data, anc, flags, _ = self.sock.recvmsg(self.RECV_SIZE, self.ANC_SIZE)
+                data, anc, flags, _ = self.sock.recvmsg(self.RECV_SIZE, anc_size, flags_in)
             except socket.timeout:
                 raise ProtocolError("Timeout", "no data before the deadline") from None
             except InterruptedError:
                 continue
             except OSError as e:
                 raise ProtocolError("Closed", "reading failed: %s" % e) from None
+            received: List[int] = []
             for level, kind, cdata in anc:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     fds = array.array("i")
                     fds.frombytes(cdata[:len(cdata) - len(cdata) % fds.itemsize])
-                    self._fds.extend(fds)
-            if flags & socket.MSG_CTRUNC:
-                raise ProtocolError("TooManyFds", "file descriptors were cut off (MSG_CTRUNC)")
+                    received.extend(fds)
+            truncated = bool(flags & socket.MSG_CTRUNC)
+            if budget is None:
+                self._fds.extend(received)
+                if truncated:
+                    raise ProtocolError("TooManyFds", "file descriptors were cut off (MSG_CTRUNC)")
+            elif received or truncated:
+                self._deliveries.append((received, truncated))
+                self.fd_budget = max(0, budget - len(received))
             if not data:
                 return False
             self._buf += data
         return True
+
+    def _take_fds(self, type_: int, nfds: int) -> List[int]:
+        if self.fd_budget is None and not self._deliveries:
+            if len(self._fds) < nfds:
+                raise ProtocolError("Malformed", "%s announces %d fds, %d arrived"
+                                    % (TYPE_NAMES[type_], nfds, len(self._fds)))
+            fds, self._fds = self._fds[:nfds], self._fds[nfds:]
+            return fds
+        if nfds == 0:
+            return []
+        if not self._deliveries:
+            raise ProtocolError("Malformed", "%s announces %d fds, none arrived with it"
+                                % (TYPE_NAMES[type_], nfds))
+        fds, truncated = self._deliveries.pop(0)
+        if len(fds) > nfds or (len(fds) < nfds and not (truncated and type_ == CONNECTIONS)):
+            close_all(fds)
+            why = "; the rest were dropped at this process's fd limit" if truncated else ""
+            raise ProtocolError("Malformed", "%s announces %d fds, %d arrived with it%s"
+                                % (TYPE_NAMES[type_], nfds, len(fds), why))
+        return fds + [-1] * (nfds - len(fds))
 
     def read_frame(self, max_length: int, deadline: Optional[float] = None) -> Frame:
         """The next frame, checked (header before allocation, then the CRC). ``deadline`` is a
@@ -219,10 +265,7 @@ class FrameReader:
                 raise ProtocolError("Closed", "the stream ended inside a frame header")
             raise ProtocolError("Closed", "the peer closed the stream")
         type_, nfds, length, crc = decode_header(self._buf[:HEADER_SIZE], max_length)
-        if len(self._fds) < nfds:
-            raise ProtocolError("Malformed", "%s announces %d fds, %d arrived"
-                                % (TYPE_NAMES[type_], nfds, len(self._fds)))
-        fds, self._fds = self._fds[:nfds], self._fds[nfds:]
+        fds = self._take_fds(type_, nfds)
         try:
             if not self._fill(HEADER_SIZE + length, deadline):
                 raise ProtocolError("Closed", "the stream was cut inside a %s frame (%d of %d bytes)"
@@ -245,5 +288,8 @@ class FrameReader:
 
     def close(self) -> None:
         close_all(self._fds)
+        for fds, _ in self._deliveries:
+            close_all(fds)
         self._fds = []
+        self._deliveries = []
         self._buf = bytearray()

@@ -13,10 +13,11 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from . import checksum
+from .connection_records import ConnectionRecord, ConnectionTally, decode_records, pack_records
 from .errors import ProtocolError
 from .frames import (
-    DEFAULT_MAX_FRAME, DEFAULT_MAX_STATE, MAX_FDS_PER_FRAME, STATE_BEGIN, STATE_CHUNK, STATE_END,
-    STATE_REGIONS, BytesLike, Frame, FrameReader, close_all, send_frame, send_json,
+    CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_MAX_STATE, MAX_FDS_PER_FRAME, STATE_BEGIN, STATE_CHUNK,
+    STATE_END, STATE_REGIONS, BytesLike, Frame, FrameReader, close_all, send_frame, send_json,
 )
 from .shared_memory import F_ADD_SEALS, F_GET_SEALS, SHM_SEALS, SharedBuffer
 from .tensors import SharedTensor
@@ -139,11 +140,15 @@ def auto_mechanism(state_bytes: int) -> str:
 
 def export_state(sock: socket.socket, obj: Any, *, fmt: str = "pickle", mechanism: str = "auto",
                  max_frame_size: int = DEFAULT_MAX_FRAME,
-                 deadline: Optional[float] = None) -> Dict[str, Any]:
+                 deadline: Optional[float] = None,
+                 connections: Optional[List[Tuple[ConnectionRecord, int]]] = None) -> Dict[str, Any]:
     """Writes ``obj`` to a transfer socket: STATE_BEGIN, STATE_CHUNKs (pipe) or a sealed memfd
-    (shm), STATE_REGIONS with the fds of the SharedBuffers in ``obj``, STATE_END. Does not
-    close ``sock``. Returns the numbers FROZEN reports plus ``buffers`` (the SharedBuffers sent).
-    Serialization errors raise ProtocolError(StateFormat); a stalled peer ProtocolError(Timeout).
+    (shm), STATE_REGIONS with the fds of the SharedBuffers in ``obj``, CONNECTIONS frames with
+    ``connections`` (each a record and its socket's fd; the fds stay open), STATE_END. Does not
+    close ``sock``. Returns the numbers FROZEN reports plus ``buffers`` (the SharedBuffers sent),
+    ``sent`` and ``too_large`` (indexes into ``connections``: a record too large for one frame is
+    not sent). Serialization errors raise ProtocolError(StateFormat); a stalled peer
+    ProtocolError(Timeout).
     """
     try:
         data, buffers = serialize_context(obj, fmt)
@@ -154,12 +159,19 @@ def export_state(sock: socket.socket, obj: Any, *, fmt: str = "pickle", mechanis
                             % (fmt, type(e).__name__, e)) from None
     if mechanism not in ("pipe", "shm"):
         mechanism = auto_mechanism(len(data))
-    begin = {
+    connections = connections or []
+    # Packed first: STATE_BEGIN announces how many connections follow and their bytes.
+    connection_frames, too_large = pack_records([r for r, _ in connections], max(1, max_frame_size))
+    sent = [i for _, indexes in connection_frames for i in indexes]
+    connection_bytes = sum(len(payload) for payload, _ in connection_frames)
+    begin: Dict[str, Any] = {
         "mechanism": mechanism,
         "sections": [{"name": CONTEXT_SECTION, "bytes": len(data), "format": fmt}],
         "regions": [{"name": b.name, "bytes": b.size} for b in buffers],
         "state_bytes": len(data),
     }
+    if sent:
+        begin.update(connections=len(sent), connection_bytes=connection_bytes)
     fds = [b.fileno() for b in buffers]
     shm_fd = -1
 
@@ -194,24 +206,35 @@ def export_state(sock: socket.socket, obj: Any, *, fmt: str = "pickle", mechanis
             fds = [shm_fd] + fds
         for i in range(0, len(fds), MAX_FDS_PER_FRAME):
             timed(send_frame, STATE_REGIONS, b"", fds[i:i + MAX_FDS_PER_FRAME])
-        timed(send_json, STATE_END, {"state_bytes": len(data), "regions": len(buffers)})
+        for payload, indexes in connection_frames:
+            timed(send_frame, CONNECTIONS, payload, [connections[i][1] for i in indexes])
+        end: Dict[str, Any] = {"state_bytes": len(data), "regions": len(buffers)}
+        if sent:
+            end["connections"] = len(sent)
+        timed(send_json, STATE_END, end)
     finally:
         if shm_fd >= 0:
             os.close(shm_fd)
     return {"mechanism": mechanism, "state_bytes": len(data), "regions": len(buffers),
-            "region_bytes": sum(b.size for b in buffers), "buffers": buffers}
+            "region_bytes": sum(b.size for b in buffers), "buffers": buffers,
+            "connections": len(sent), "connection_bytes": connection_bytes, "sent": sent,
+            "too_large": too_large}
 
 
 class ImportedState:
     """What :func:`import_state` read and checked: ``sections`` (list of dicts with name,
     bytes, format and data), ``buffers`` (adopted SharedBuffers, in region order),
-    ``mechanism``, ``state_bytes``, ``region_bytes``. ``close()`` releases the buffers."""
+    ``mechanism``, ``state_bytes``, ``region_bytes``, ``connections`` (the handed connections
+    received: each a record and its socket's fd, -1 when the fd limit dropped it; the caller
+    owns the fds). ``close()`` releases the buffers, ``close_connections()`` the fds."""
 
     def __init__(self, mechanism: str, sections: List[Dict[str, Any]],
-                 buffers: List[SharedBuffer]) -> None:
+                 buffers: List[SharedBuffer],
+                 connections: Optional[List[Tuple[ConnectionRecord, int]]] = None) -> None:
         self.mechanism = mechanism
         self.sections = sections
         self.buffers = buffers
+        self.connections = connections or []
         self.state_bytes: int = sum(s["bytes"] for s in sections)
         self.region_bytes: int = sum(b.size for b in buffers)
 
@@ -224,6 +247,10 @@ class ImportedState:
     def close(self) -> None:
         for b in self.buffers:
             b.close()
+
+    def close_connections(self) -> None:
+        close_all(fd for _, fd in self.connections)
+        self.connections = []
 
 
 def _int_field(obj: Dict[str, Any], key: str, what: str) -> int:
@@ -271,11 +298,16 @@ def _check_begin(begin: Dict[str, Any], max_state_size: int
 
 def import_state(sock: socket.socket, *, max_frame_size: int = DEFAULT_MAX_FRAME,
                  max_state_size: int = DEFAULT_MAX_STATE,
-                 deadline: Optional[float] = None) -> ImportedState:
+                 deadline: Optional[float] = None, connections: bool = False,
+                 fd_budget: Optional[int] = None) -> ImportedState:
     """Reads and checks a whole state stream from a transfer socket (does not close it). Nothing
     is applied here; on any failure everything received is released and ProtocolError raised:
-    a STATE_BEGIN over ``max_state_size`` is refused before any state byte is read."""
-    reader = FrameReader(sock)
+    a STATE_BEGIN over ``max_state_size`` is refused before any state byte is read. With
+    ``connections`` (IMPORT's), CONNECTIONS frames may follow the regions; their records are
+    checked (section 7.2) and returned with their fds. ``fd_budget`` is how many fds this
+    process may still take (section 7.3): the regions must fit in it; connections past it
+    arrive without their fd (-1)."""
+    reader = FrameReader(sock, fd_budget)
     received_fds: List[int] = []
     buffers: List[SharedBuffer] = []
     shm_map: Optional[mmap.mmap] = None
@@ -289,7 +321,17 @@ def import_state(sock: socket.socket, *, max_frame_size: int = DEFAULT_MAX_FRAME
         if first.type != STATE_BEGIN:
             raise ProtocolError("Malformed", "the state stream starts with %s, not STATE_BEGIN"
                                 % first.name)
-        mechanism, sections, regions, state_bytes = _check_begin(first.json(), max_state_size)
+        begin = first.json()
+        mechanism, sections, regions, state_bytes = _check_begin(begin, max_state_size)
+        tally = ConnectionTally(begin.get("connections", 0), begin.get("connection_bytes", 0))
+        if tally.announced and not connections:
+            raise ProtocolError("Malformed", "STATE_BEGIN announces %d connections, but this "
+                                "transfer was not granted connections" % tally.announced)
+        if state_bytes + tally.announced_bytes > max_state_size:
+            raise ProtocolError("TooLarge", "the state is %d bytes and its connections %d; the "
+                                "limit is %d (max_state_size)"
+                                % (state_bytes, tally.announced_bytes, max_state_size))
+        handed: List[Tuple[ConnectionRecord, int]] = []
 
         data: Union[bytearray, mmap.mmap] = bytearray()
         frame = next_frame()
@@ -318,9 +360,16 @@ def import_state(sock: socket.socket, *, max_frame_size: int = DEFAULT_MAX_FRAME
         if len(fds) != want_fds:
             raise ProtocolError("Malformed", "%d of %d fds arrived before %s"
                                 % (len(fds), want_fds, frame.name))
+        while frame.type == CONNECTIONS and connections:
+            records = decode_records(frame.payload, len(frame.fds))
+            tally.add(records, len(frame.payload))
+            for record, fd in zip(records, frame.fds):
+                handed.append((record, fd))
+            frame = next_frame()
         if frame.type != STATE_END:
             raise ProtocolError("Malformed", "%s where STATE_END was expected" % frame.name)
         end = frame.json()
+        tally.finish(end.get("connections", 0))
         if end.get("state_bytes") != state_bytes or end.get("regions") != len(regions):
             raise ProtocolError("Malformed", "STATE_END (%r bytes, %r regions) disagrees with "
                                 "STATE_BEGIN (%d bytes, %d regions)"
@@ -349,7 +398,9 @@ def import_state(sock: socket.socket, *, max_frame_size: int = DEFAULT_MAX_FRAME
         for s in sections:
             s["data"] = bytes(data[off:off + s["bytes"]])
             off += s["bytes"]
-        return ImportedState(mechanism, sections, buffers)
+        owned = {fd for _, fd in handed if fd >= 0}              # the caller owns these now
+        received_fds[:] = [fd for fd in received_fds if fd not in owned]
+        return ImportedState(mechanism, sections, buffers, handed)
     except BaseException:
         for b in buffers:
             b.close()

@@ -16,7 +16,8 @@ RELAYS = 20 if QUICK else 100          # of `sleep`: the memory after them is th
 PYTHON_RELAYS = 10 if QUICK else 40
 WARMUP = 3                             # relays not timed (first use of the relay path; JIT compiles)
 HYPERFINE_RUNS = 10 if QUICK else 20
-QUIET = 5                              # seconds before reading memory: the supervisor trims its heap every 2 s once quiet
+QUIET = 5                              # seconds before reading memory: once quiet the supervisor trims its heap, then pages out its code (2 to 4 s)
+AFTER_QUIET_RUNS = 5                   # first command and first relay after a quiet spell: they fault the code back in
 
 SUPERVISORS = {"jit": ["dotnet", TOOL], "native": [NATIVE_TOOL]}
 
@@ -77,6 +78,7 @@ class Supervisor:
             self.cli_ms.append(elapsed)
             for p in report["phases"]:
                 self.phases.setdefault(p["name"], []).append(p["ms"])
+        return report
 
     def relay_summary(self):
         return {
@@ -90,6 +92,23 @@ class Supervisor:
         cli(self.kind, "stop", "-c", self.config)
         self.process.wait(30)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def after_quiet(supervisors):
+    """The first `status` and the first relay after QUIET seconds of nothing, when the supervisor
+    has paged its code out: medians of AFTER_QUIET_RUNS, ms (status: the whole CLI process)."""
+    status, relay = {s.kind: [] for s in supervisors}, {s.kind: [] for s in supervisors}
+    for _ in range(AFTER_QUIET_RUNS):
+        time.sleep(QUIET)
+        for s in supervisors:
+            t0 = time.perf_counter()
+            assert cli(s.kind, "status", "-c", s.config).returncode == 0
+            status[s.kind].append((time.perf_counter() - t0) * 1000)
+        time.sleep(QUIET)
+        for s in supervisors:
+            relay[s.kind].append(s.relay(timed=False)["total_ms"])
+    return {s.kind: {"status_ms_p50": round(statistics.median(status[s.kind]), 2),
+                     "relay_ms_p50": round(statistics.median(relay[s.kind]), 2)} for s in supervisors}
 
 
 def relay_in_turn(supervisors, relays):
@@ -146,6 +165,7 @@ def main():
         time.sleep(QUIET)
         after = {s.kind: memory_kib(s.process.pid) for s in sups}
         sleep_relays = {s.kind: s.relay_summary() for s in sups}
+        quiet = after_quiet(sups)
     finally:
         for s in sups: s.stop()
 
@@ -172,6 +192,11 @@ def main():
     for kind in SUPERVISORS:
         c = cli_ms[kind]
         print(f"{kind:<8} {c['--version']:>8.1f}ms {c['validate']:>8.1f}ms {c['status']:>8.1f}ms")
+    print(f"\nafter {QUIET} s of nothing (code paged out), medians of {AFTER_QUIET_RUNS}: the first command and the first relay")
+    print(f"{'':<8} {'status':>10} {'relay':>10}")
+    for kind in SUPERVISORS:
+        q = quiet[kind]
+        print(f"{kind:<8} {q['status_ms_p50']:>8.1f}ms {q['relay_ms_p50']:>8.1f}ms")
     for title, results in ((f"sleep, ready at once: the supervisor's own overhead", sleep_relays), ("python, READY=1 via sd_notify", python_relays)):
         print(f"\nrelay, {title}: medians of {results['jit']['runs']} (p95 beside the total)")
         print(f"{'':<8} {'total':>9} {'p95':>9} {'start':>8} {'ready':>8} {'commit':>8} {'CLI':>8}")
@@ -182,7 +207,7 @@ def main():
     write_results("relay", {
         "machine": {**machine(), "loadavg_before": load_before, "loadavg_after": load_after},
         "relays": RELAYS, "memory_kib": {"idle": idle, f"after_{RELAYS}_relays": after, "tini_idle": tini},
-        "cli_ms_p50": cli_ms, "relay_sleep": sleep_relays, "relay_python": python_relays,
+        "cli_ms_p50": cli_ms, "after_quiet": quiet, "relay_sleep": sleep_relays, "relay_python": python_relays,
     })
 
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Aeterna.Interop;
 
-/// <summary>Resource limits: how many file descriptors this process may hold (RLIMIT_NOFILE).</summary>
+/// <summary>Resources: how many file descriptors this process may hold (RLIMIT_NOFILE), and the page faults it took.</summary>
 internal static unsafe partial class Libc
 {
     private const int RLIMIT_NOFILE = 7;
@@ -12,6 +12,27 @@ internal static unsafe partial class Libc
     {
         public ulong Soft;
         public ulong Hard;
+    }
+
+    private const int RUSAGE_SELF = 0;
+
+    /// <summary>struct rusage: two timevals, then fourteen longs (ru_minflt and ru_majflt are the 5th and 6th).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct ResourceUsage
+    {
+        public long UserSeconds, UserMicroseconds, SystemSeconds, SystemMicroseconds;
+        public long MaxRss, SharedText, UnsharedData, UnsharedStack, MinorFaults, MajorFaults;
+        public long Swaps, BlocksIn, BlocksOut, MessagesSent, MessagesReceived, Signals, VoluntarySwitches, InvoluntarySwitches;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "getrusage", SetLastError = true)]
+    private static partial int GetResourceUsage(int who, ResourceUsage* usage);
+
+    /// <summary>The page faults this process has taken, minor and major (0 if getrusage fails).</summary>
+    public static long PageFaults()
+    {
+        ResourceUsage usage;
+        return GetResourceUsage(RUSAGE_SELF, &usage) == 0 ? usage.MinorFaults + usage.MajorFaults : 0;
     }
 
     [LibraryImport(Lib, EntryPoint = "getrlimit", SetLastError = true)]

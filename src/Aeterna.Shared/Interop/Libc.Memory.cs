@@ -8,7 +8,7 @@ internal static unsafe partial class Libc
     public const uint MFD_CLOEXEC = 0x1, MFD_ALLOW_SEALING = 0x2;
     public const int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2;
     public const int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_POPULATE = 0x8000;
-    public const int MADV_WILLNEED = 3, MADV_DONTNEED = 4, MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
+    public const int MADV_WILLNEED = 3, MADV_DONTNEED = 4, MADV_PAGEOUT = 21, MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
     public const int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
     public const int F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8;
     private const int SEEK_END = 2;

@@ -75,7 +75,7 @@ internal sealed class Supervisor
         using var control = ControlServer.Start(config.Control.SocketPath, _relays, Status, () => RequestStop(Libc.SIGTERM), _log);
         using var observability = _observability.Start(Status, _stopping.Token);
         using var signals = new SignalRouter(RequestStop, _generations.Forward, _relays, _log);
-        using var trim = HeapTrim.Start();
+        using var trim = IdleTrim.Start();
 
         _log.Info("supervisor.start",
             $"supervising '{config.Service.Name}' (pid {Environment.ProcessId}{(pid1 ? ", PID 1" : "")}); control socket {config.Control.SocketPath}; "

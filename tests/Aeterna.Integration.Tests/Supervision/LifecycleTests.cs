@@ -91,11 +91,11 @@ public sealed class LifecycleTests(ITestOutputHelper output)
         // Warm up first: over its first relays the runtime JITs and re-JITs (tiered compilation) the
         // relay's code and the GC sizes its heap, which grows RSS by some 15 MiB once
         // (docs/benchmarks.md). A leak is growth after that.
-        // Each figure is read once the supervisor has been quiet for longer than its heap trim's
-        // period, so that the garbage of the last relays is given back, as it is in a pod.
+        // Each figure is read once the supervisor has been quiet for two of its idle trim's periods
+        // (the first gives the garbage back, the second the code pages), as it is in a pod.
         async Task<(int Fds, long RssKiB)> MeasureQuietAsync()
         {
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            await Task.Delay(2 * Aeterna.Tool.Supervision.IdleTrim.Period + TimeSpan.FromSeconds(1));
             return Measure();
         }
         var first = Measure();

@@ -125,7 +125,9 @@ public sealed class HandedWebSocketRelayTests(ITestOutputHelper output)
         public static async Task<Talker> ConnectAsync(int port, int index)
         {
             var talker = new Talker(index);
-            talker.Socket.Options.KeepAliveInterval = TimeSpan.FromMilliseconds(300); // pings cross the relays too
+            // Pings every 300 ms, each to be answered within 2 s (else the client aborts): they cross the relays too.
+            talker.Socket.Options.KeepAliveInterval = TimeSpan.FromMilliseconds(300);
+            talker.Socket.Options.KeepAliveTimeout = TimeSpan.FromSeconds(2);
             await talker.Socket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/counter"), default).WaitAsync(Timeout);
             return talker;
         }

@@ -9,7 +9,8 @@ public sealed partial class ChatSession
 }
 
 /// <summary>
-/// Answers each message "{generation} {turn} {path} {text}" ("bye" starts the closing handshake);
+/// Answers each message "{generation} {turn} {path} {text}" ("bye" starts the closing handshake,
+/// "boom" throws);
 /// binary messages come back as they are.
 /// </summary>
 internal sealed class ChatSocket(int generation, int maxMessageBytes = 1 << 20) : RelayWebSocketHandler<ChatSession>
@@ -32,6 +33,7 @@ internal sealed class ChatSocket(int generation, int maxMessageBytes = 1 << 20) 
             await socket.SendBinaryAsync(message.Data);
             return;
         }
+        if (message.Text == "boom") throw new InvalidOperationException("the handler failed");
         if (message.Text == "bye")
         {
             await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "bye");

@@ -157,7 +157,7 @@ public sealed class WebSocketHandoverTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_protocol_error_on_a_live_connection_is_answered_with_its_close_code_and_the_end()
+    public async Task A_protocol_error_or_a_failing_handler_on_a_live_connection_is_answered_with_its_close_code_and_the_end()
     {
         var first = Generation(new ChatSocket(1, maxMessageBytes: 100));
         using var unmasked = await RawClient.ConnectAsync(this, first);
@@ -172,6 +172,11 @@ public sealed class WebSocketHandoverTests : IAsyncDisposable
         using var utf8 = await RawClient.ConnectAsync(this, first);
         await utf8.SendAsync(Frame(WebSocketOpcode.Text, [0xFF]));
         Assert.Equal(1007, (await utf8.ReadFrameAsync()).CloseCode);
+
+        using var failing = await RawClient.ConnectAsync(this, first);
+        await failing.SendAsync(Text("boom"));
+        Assert.Equal(1011, (await failing.ReadFrameAsync()).CloseCode);
+        Assert.Equal(0, await failing.ReadRawAsync());
     }
 
     private HandedConnections Generation(RelayConnectionHandler handler)

@@ -9,7 +9,6 @@ namespace Aeterna.Integration.Tests.Checkpoints;
 /// checkpoint, losing at most what changed in one checkpoint interval; with a checkpoint file, a
 /// restarted supervisor resumes too.
 /// </summary>
-[Collection(Relay.LoadTests.Name)]
 public sealed class CheckpointTests(ITestOutputHelper output)
 {
     [Fact]

@@ -14,7 +14,6 @@ namespace Aeterna.Integration.Tests.Relay;
 /// answering after the relay and the old one again after the rollback, with the connection's
 /// session (its turn count) and the service's state (the total) carried each time.
 /// </summary>
-[Collection(LoadTests.Name)]
 public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
 {
     [Fact]

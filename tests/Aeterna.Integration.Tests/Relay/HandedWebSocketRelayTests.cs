@@ -15,7 +15,6 @@ namespace Aeterna.Integration.Tests.Relay;
 /// connection's turn count, its session, continues), and the replies name the new process after
 /// each relay and the old one again after the rollback.
 /// </summary>
-[Collection(LoadTests.Name)]
 public sealed class HandedWebSocketRelayTests(ITestOutputHelper output)
 {
     private const int Clients = 20;

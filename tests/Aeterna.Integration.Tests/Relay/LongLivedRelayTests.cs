@@ -10,7 +10,6 @@ namespace Aeterna.Integration.Tests.Relay;
 /// handler keeps answering on the old generation, and before the drain timeout the old generation
 /// ends it with close 1012 (Service Restart); the client's reconnect reaches the new generation.
 /// </summary>
-[Collection(LoadTests.Name)]
 public sealed class LongLivedRelayTests(ITestOutputHelper output)
 {
     [Fact]

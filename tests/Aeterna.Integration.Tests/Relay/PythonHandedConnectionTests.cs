@@ -15,7 +15,6 @@ namespace Aeterna.Integration.Tests.Relay;
 /// exactly once and in order, by the pid the relay report names, with the connection's session
 /// (its turn count) and the service's state (the total) carried each time.
 /// </summary>
-[Collection(LoadTests.Name)]
 public sealed class PythonHandedConnectionTests(ITestOutputHelper output)
 {
     private const int Clients = 20;

@@ -11,7 +11,6 @@ namespace Aeterna.Integration.Tests.Relay;
 /// inode), the relay copied only the small context, and reading every page of the tensor leaves
 /// the new process's private memory far below the tensor's size.
 /// </summary>
-[Collection(LoadTests.Name)]
 public sealed class PythonTensorRelayTests(ITestOutputHelper output)
 {
     private const long TensorBytes = 1L << 30;

@@ -70,7 +70,11 @@ public sealed class RelayUnderLoadTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>Load tests run one at a time: two wrk runs on 2 cores would starve each other.</summary>
+/// <summary>
+/// The tests that run wrk, one at a time: two wrk runs on 2 cores would starve each other. The
+/// other integration tests mostly wait (on a generation's start, a timeout, a drain) and run
+/// beside one another and beside the NativeAOT builds (xunit.runner.json).
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class LoadTests
 {

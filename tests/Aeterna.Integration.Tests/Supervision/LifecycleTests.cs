@@ -7,7 +7,6 @@ using Xunit.Abstractions;
 namespace Aeterna.Integration.Tests.Supervision;
 
 /// <summary>Outside relays: crashes, back-off, a killed supervisor, and what 50 relays leave behind.</summary>
-[Collection(LoadTests.Name)]
 public sealed class LifecycleTests(ITestOutputHelper output)
 {
     [Fact]

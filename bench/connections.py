@@ -17,7 +17,10 @@ A relay runs while they talk. Reported:
   was opened, generation 2's once it serves them less generation 1's before any was opened (the same
   app, same warm-up), and generation 1's after it let them go.
 
-Usage: bench/run connections [--connections N] [--seconds S]. Prints a table; writes
+With --websocket the connections are WebSockets (CounterApp under COUNTER_PROTOCOL=websocket, its
+handed WebSocket endpoint): each line a text message, each reply a text message; the same figures.
+
+Usage: bench/run connections [--connections N] [--seconds S] [--websocket]. Prints a table; writes
 bench/results/connections.json. AETERNA_BENCH_PORTS=43000-43999 keeps the listener in a port range.
 RLIMIT_NOFILE is raised to its hard limit here, for this process and so for the supervisor, its
 generations and the client (each generation keeps N + its own fds open).
@@ -30,6 +33,7 @@ APP = os.path.join(ROOT, "tests", "apps", "CounterApp", "bin", "Release", "net10
 N = int(sys.argv[sys.argv.index("--connections") + 1]) if "--connections" in sys.argv else 10_000
 SECONDS = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 20.0
 PERIOD_MS = 1000.0
+WEBSOCKET = "--websocket" in sys.argv
 RELAY_AT = float(os.environ.get("RELAY_AT", "8"))  # seconds into the load: a steady "before"
 SOAK = 6        # the old generation lives on this long after the hand-over: its "after" memory
 
@@ -115,6 +119,7 @@ class Service:
         self.config = os.path.join(self.dir, "aeterna.yaml")
         with open(self.config, "w") as f:
             f.write(f"service:\n  name: bench\n  command: {json.dumps(['dotnet', APP])}\n"
+                    + ("  env:\n    - COUNTER_PROTOCOL=websocket\n" if WEBSOCKET else "") +
                     f"listeners:\n  - name: counter\n    address: tcp://127.0.0.1:{self.port}\n"
                     "readiness:\n  mode: auto\n  timeout: 60s\n"
                     f"orchestration:\n  drain_timeout: 5s\n  canary:\n    enabled: true\n    soak_time: {SOAK}s\n"
@@ -176,7 +181,7 @@ def main():
         time.sleep(2)  # the app's own warm-up settles
         mem1_empty = memory(pid1)
         records = os.path.join(service.dir, "replies.txt")
-        client = subprocess.Popen([exe, str(service.port), str(N), str(SECONDS), str(PERIOD_MS), records], stdout=subprocess.PIPE, text=True)
+        client = subprocess.Popen([exe, str(service.port), str(N), str(SECONDS), str(PERIOD_MS), records] + (["websocket"] if WEBSOCKET else []), stdout=subprocess.PIPE, text=True)
         ready = client.stdout.readline().split()
         if not ready or ready[0] != "ready":
             raise RuntimeError(f"the client did not get its connections open: {ready}")
@@ -236,7 +241,7 @@ def main():
     data = {
         "machine": {**machine(), "cpu": cpu_model(), "load_average_before_relay": [round(x, 2) for x in load_before]},
         "command": " ".join(["bench/run", "connections"] + sys.argv[1:]),
-        "connections": N, "period_ms": PERIOD_MS, "seconds": SECONDS, "rlimit_nofile": hard,
+        "protocol": "websocket" if WEBSOCKET else "raw", "connections": N, "period_ms": PERIOD_MS, "seconds": SECONDS, "rlimit_nofile": hard,
         "open_all_ms": open_ms,
         "client": summary,
         "relay": {"outcome": report.get("outcome"), "total_ms": report.get("total_ms"),
@@ -262,7 +267,7 @@ def main():
             "gen2_rss": per_conn(mem2, mem1_empty, "VmRSS"), "gen2_rss_anon": per_conn(mem2, mem1_empty, "RssAnon"),
             "gen1_freed_rss": per_conn(mem1_loaded, mem1_after, "VmRSS"), "gen1_freed_rss_anon": per_conn(mem1_loaded, mem1_after, "RssAnon")},
     }
-    write_results("connections", data)
+    write_results("connections-websocket" if WEBSOCKET else "connections", data)
     print_table(data)
 
 
@@ -277,7 +282,7 @@ def cpu_model():
 def print_table(d):
     r, c = d["relay"], d["client"]
     m = d["machine"]
-    print(f"{d['connections']} connections, one line each per {d['period_ms']:.0f} ms; {m['cpu']}, {m['cores']} cores, load {m['load_average_before_relay']}")
+    print(f"{d['connections']} {d['protocol']} connections, one line each per {d['period_ms']:.0f} ms; {m['cpu']}, {m['cores']} cores, load {m['load_average_before_relay']}")
     print(f"relay {r['outcome']}: handed {r['handed']}, adopted {r['adopted']}, refused {r['refused']} {r['reasons'] or ''}")
     print(f"freeze -> last held line answered by generation 2: {d['freeze_to_last_held_answered_ms']:.1f} ms ({d['held_lines']} lines held; target {d['target_ms']} ms)")
     print(f"relay report: stop accepting -> accepting {r['latency_ms']} ms (quiesce {r['quiesce_ms']}, export {r['export_ms']}, import {r['import_ms']})")

@@ -26,6 +26,7 @@ internal sealed class HandedConnection
     private readonly ILogger _logger;
     private Task<bool> _round = Task.FromResult(true);
     private CancellationTokenSource? _pause;
+    private HandlerInput? _input;
     private int _closed;
 
     public HandedConnection(ulong id, string endpoint, Socket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> framing = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false)
@@ -93,14 +94,20 @@ internal sealed class HandedConnection
         ReadAhead = default;
         var pause = new CancellationTokenSource();
         _pause = pause;
-        var connection = new RelayConnection(this, new HandlerInput(pipe.Reader), pause.Token);
+        var input = new HandlerInput(pipe.Reader, pause.Token);
+        _input = input;
+        var connection = new RelayConnection(this, input, pause.Token);
         _round = RunAsync(pipe, connection, pause);
     }
 
     /// <summary>Asks the handler to stop at a boundary; completes as <see cref="Round"/> does.</summary>
     public Task<bool> PauseAsync()
     {
-        _pause?.Cancel();
+        if (_pause is { IsCancellationRequested: false } pause)
+        {
+            pause.Cancel();
+            _input?.Pause();
+        }
         return _round;
     }
 
@@ -199,7 +206,7 @@ internal sealed class HandedConnection
         await pipe.Writer.CompleteAsync().ConfigureAwait(false);
         using var ended = new CancellationTokenSource();
         ended.Cancel();
-        var connection = new RelayConnection(this, new HandlerInput(pipe.Reader), ended.Token);
+        var connection = new RelayConnection(this, new HandlerInput(pipe.Reader, ended.Token), ended.Token);
         try
         {
             using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));

@@ -158,17 +158,28 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             _staged.Clear();
             held = [.. _all.Values];
         }
-        foreach (var connection in held) _ = ServeWhenPausedAsync(connection);
+        // Nearly all are at a boundary already: served in this pass, without a task of their own
+        // to wait on a round that has ended.
+        foreach (var connection in held)
+        {
+            if (connection.Round.IsCompleted) ServeAgain(connection);
+            else _ = ServeWhenPausedAsync(connection);
+        }
         return held.Count;
+    }
+
+    private void ServeAgain(HandedConnection connection)
+    {
+        if (connection.IsClosed) return;
+        connection.Sent = false;
+        Serve(connection);
     }
 
     /// <summary>A connection still on its way to a boundary (the freeze timed out) is served again once it gets there.</summary>
     private async Task ServeWhenPausedAsync(HandedConnection connection)
     {
         if (!connection.Round.IsCompleted) await connection.PauseAsync().ConfigureAwait(false);
-        if (connection.IsClosed) return;
-        connection.Sent = false;
-        Serve(connection);
+        ServeAgain(connection);
     }
 
     /// <summary>ABORT to an importer: what it staged is not its own.</summary>

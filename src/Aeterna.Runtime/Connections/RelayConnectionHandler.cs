@@ -19,9 +19,12 @@ public abstract class RelayConnectionHandler
     /// Serves <paramref name="connection"/>: reads requests from <see cref="RelayConnection.Input"/>
     /// (the bytes handed over come first), answers with <see cref="RelayConnection.SendAsync"/>.
     /// Pass <see cref="RelayConnection.PauseRequested"/> to every <c>Input.ReadAsync</c>: when it
-    /// fires, finish the message in hand, send its whole reply, keep the session up to date, and
-    /// return (or let the <see cref="OperationCanceledException"/> out) without consuming what
-    /// you have not handled. Returning before it fired ends the connection: the runtime closes it.
+    /// fires, the read returns a result with <see cref="System.IO.Pipelines.ReadResult.IsCanceled"/>
+    /// set (a read after that one throws <see cref="OperationCanceledException"/>); finish the
+    /// message in hand, send its whole reply, keep the session up to date, and return (or let the
+    /// exception out) without consuming what you have not handled. Returning on the cancelled
+    /// result is the cheap way: at a relay every connection pauses at once. Returning before the
+    /// pause fired ends the connection: the runtime closes it.
     /// </summary>
     public abstract Task ServeAsync(RelayConnection connection);
 

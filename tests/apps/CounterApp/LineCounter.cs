@@ -31,6 +31,8 @@ public sealed class LineCounter(Totals totals) : RelayConnectionHandler
             }
             connection.Input.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted) return;
+            if (result.IsCanceled) return; // paused: the lines not handled are handed over
+
         }
     }
 

@@ -28,7 +28,11 @@ var about = new About(
     typeof(AgentMemory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
 builder.Services.AddSingleton(about);
 // WebSockets on the listener "ws" whose open connections go to the next generation at a relay.
-builder.Services.AddRelayWebSockets<HandedChatSocket>("ws");
+// Under a supervisor whose aeterna.yaml has no listener "ws" the endpoint is left out: binding the
+// declared address here instead would fail in the next generation, with the port still taken.
+bool supervised = RelayListeners.Names.Any(RelayListeners.IsInherited);
+if (!supervised || RelayListeners.IsInherited("ws"))
+    builder.Services.AddRelayWebSockets<HandedChatSocket>("ws");
 var app = builder.Build();
 
 app.UseWebSockets();

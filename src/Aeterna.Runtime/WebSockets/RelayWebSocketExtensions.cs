@@ -2,7 +2,6 @@ using System.Diagnostics.CodeAnalysis;
 using Aeterna.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 
 namespace Aeterna;
 
@@ -20,12 +19,7 @@ public static class RelayWebSocketExtensions
     public static IServiceCollection AddRelayWebSockets<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(this IServiceCollection services, string listener)
         where THandler : RelayWebSocketHandler
     {
-        ArgumentException.ThrowIfNullOrEmpty(listener);
-        if (System.Text.Encoding.UTF8.GetByteCount(listener) > Protocol.ConnectionRecord.MaxEndpointBytes)
-            throw new ArgumentException($"an endpoint name is at most {Protocol.ConnectionRecord.MaxEndpointBytes} bytes of UTF-8", nameof(listener));
         services.TryAddSingleton<THandler>();
-        services.AddSingleton(new ConnectionEndpoint(listener, static sp => sp.GetRequiredService<THandler>().CreateEndpoint()));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ConnectionListeners>());
-        return services;
+        return ConnectionEndpoint.Add(services, listener, static sp => sp.GetRequiredService<THandler>().CreateEndpoint());
     }
 }

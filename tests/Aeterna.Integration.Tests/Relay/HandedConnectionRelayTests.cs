@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Aeterna.Tests.Support;
 using Xunit.Abstractions;
 
@@ -50,7 +47,7 @@ public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
 
         // One TCP connection all along, every line answered once in order, by 1, then 2, then 1 again.
         Assert.False(client.Closed);
-        Assert.Equal(new[] { 1, 2, 1 }, Runs(replies.Select(r => r.Generation)));
+        Assert.Equal(new[] { 1, 2, 1 }, CounterReply.Runs(replies.Select(r => r.Generation)));
         Assert.Equal(Enumerable.Range(2, replies.Count).Select(i => (long)i), replies.Select(r => r.Turn));
         Assert.Equal(replies.Select(r => r.Sent), replies.Select(r => r.Line));
         // The total crossed with the state: it counts every line, whichever generation answered.
@@ -129,7 +126,7 @@ public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
                     ended++;
                     continue;
                 }
-                var reply = Reply.Parse(line, "after");
+                var reply = CounterReply.Parse(line, "after");
                 Assert.Equal(2, reply.Generation);
                 Assert.Equal(2, reply.Turn);
                 crossed++;
@@ -147,104 +144,4 @@ public sealed class HandedConnectionRelayTests(ITestOutputHelper output)
     {
         Command = ["dotnet", TestApps.CounterApp], Port = port, ListenerName = "counter", Readiness = "auto", ReadyTimeout = "20s", Drain = "5s", Soak = soak,
     };
-
-    /// <summary>The generation's number in each run of equal ones, e.g. 1 1 2 2 2 1 → 1 2 1.</summary>
-    private static List<int> Runs(IEnumerable<int> values)
-    {
-        var runs = new List<int>();
-        foreach (int v in values)
-            if (runs.Count == 0 || runs[^1] != v) runs.Add(v);
-        return runs;
-    }
-
-    private sealed record Reply(int Generation, int Pid, long Turn, long Total, string Line, string Sent)
-    {
-        public static Reply Parse(string? answer, string sent)
-        {
-            if (answer is null) throw new IOException($"the connection closed before '{sent}' was answered");
-            var parts = answer.Split(' ', 5);
-            return new Reply(int.Parse(parts[0]), int.Parse(parts[1]), long.Parse(parts[2]), long.Parse(parts[3]), parts[4], sent);
-        }
-    }
-
-    /// <summary>One TCP connection to the counter, lines in and out.</summary>
-    private sealed class CounterClient : IDisposable
-    {
-        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        private readonly byte[] _buffer = new byte[4096];
-        private readonly StringBuilder _pending = new();
-        private readonly Lock _lock = new();
-        private readonly List<int> _seen = [];
-
-        public bool Closed { get; private set; }
-
-        public static async Task<CounterClient> ConnectAsync(int port)
-        {
-            var client = new CounterClient();
-            await client._socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(Timeout);
-            return client;
-        }
-
-        public async Task<Reply> AskAsync(string line)
-        {
-            await SendAsync(line + "\n");
-            var reply = Reply.Parse(await ReadLineAsync(), line);
-            lock (_lock) _seen.Add(reply.Generation);
-            return reply;
-        }
-
-        public async Task SendAsync(string text) => await _socket.SendAsync(Encoding.UTF8.GetBytes(text)).WaitAsync(Timeout);
-
-        /// <summary>Asks line after line, a few milliseconds apart, until <paramref name="stop"/>.</summary>
-        public async Task<List<Reply>> TalkUntilAsync(CancellationToken stop)
-        {
-            var replies = new List<Reply>();
-            for (int i = 0; !stop.IsCancellationRequested; i++)
-            {
-                replies.Add(await AskAsync($"line {i}"));
-                await Task.Delay(5, CancellationToken.None);
-            }
-            return replies;
-        }
-
-        /// <summary>Waits until a reply came from <paramref name="generation"/> (after one from <paramref name="after"/>, if given).</summary>
-        public async Task WaitForGenerationAsync(int generation, int? after = null)
-        {
-            using var deadline = new CancellationTokenSource(Timeout);
-            while (true)
-            {
-                lock (_lock)
-                {
-                    int from = after is { } a ? _seen.IndexOf(a) : 0;
-                    if (from >= 0 && _seen.Skip(from).Contains(generation)) return;
-                }
-                await Task.Delay(20, deadline.Token);
-            }
-        }
-
-        /// <summary>The next line, or null at the end of the stream.</summary>
-        public async Task<string?> ReadLineAsync()
-        {
-            while (true)
-            {
-                string text = _pending.ToString();
-                int newline = text.IndexOf('\n');
-                if (newline >= 0)
-                {
-                    _pending.Remove(0, newline + 1);
-                    return text[..newline];
-                }
-                int n = await _socket.ReceiveAsync(_buffer).WaitAsync(Timeout);
-                if (n == 0)
-                {
-                    Closed = true;
-                    return null;
-                }
-                _pending.Append(Encoding.UTF8.GetString(_buffer, 0, n));
-            }
-        }
-
-        public void Dispose() => _socket.Dispose();
-    }
 }

@@ -74,7 +74,7 @@ public sealed class HandedWebSocketRelayTests(ITestOutputHelper output)
             // Every message answered once, in order, with the connection's own count going on across processes.
             Assert.Equal(mine.Select(r => r.Sent), mine.Select(r => r.Text));
             Assert.Equal(Enumerable.Range(1, mine.Count).Select(i => (long)i), mine.Select(r => r.Turn));
-            Assert.Equal(new[] { 1, 2, 3, 4, 3 }, Runs(mine.Select(r => r.Generation)));
+            Assert.Equal(new[] { 1, 2, 3, 4, 3 }, CounterReply.Runs(mine.Select(r => r.Generation)));
             foreach (var reply in mine)
                 Assert.Equal(reply.Pid, pids.TryAdd(reply.Generation, reply.Pid) ? reply.Pid : pids[reply.Generation]);
             answered += mine.Count;
@@ -93,15 +93,6 @@ public sealed class HandedWebSocketRelayTests(ITestOutputHelper output)
             foreach (var c in clients) if (c.Failure is { } e) throw new Xunit.Sdk.XunitException($"client {c.Index} failed: {e}");
             await Task.Delay(20, deadline.Token);
         }
-    }
-
-    /// <summary>The generation's number in each run of equal ones, e.g. 1 1 2 2 1 → 1 2 1.</summary>
-    private static List<int> Runs(IEnumerable<int> values)
-    {
-        var runs = new List<int>();
-        foreach (int v in values)
-            if (runs.Count == 0 || runs[^1] != v) runs.Add(v);
-        return runs;
     }
 
     private sealed record Reply(int Generation, int Pid, long Turn, long Total, string Text, string Sent);

@@ -180,6 +180,30 @@ class RoundTripTests(unittest.TestCase):
         self.assertEqual(buf.view[0], 7)
         buf.close()
 
+    def test_freezing_keeps_the_writable_mapping_instead_of_unmapping_it(self):
+        # Unmapping populated pages at FREEZE costs kernel CPU while the next generation takes
+        # over: the writable mapping stays (unreachable) until RESUME or close().
+        def mappings(buf):
+            ino = os.fstat(buf.fileno()).st_ino
+            with open("/proc/self/maps") as f:
+                return sorted(p[1] for p in (line.split() for line in f) if len(p) > 4 and int(p[4]) == ino)
+        buf = SharedBuffer(1 << 20, "kept")
+        buf.view[:] = b"\x05" * (1 << 20)
+        other = SharedBuffer.adopt(os.dup(buf.fileno()), "kept", 1 << 20)
+        self.assertEqual(mappings(buf), ["rw-s", "rw-s"])
+        buf.protect(False)
+        self.assertEqual(mappings(buf), ["r--s", "rw-s", "rw-s"])
+        self.assertTrue(buf.view.readonly)
+        buf.protect(True)
+        self.assertEqual(mappings(buf), ["rw-s", "rw-s"])
+        buf.view[0] = 9                      # the same pages as the other generation's
+        self.assertEqual(other.view[0], 9)
+        self.assertEqual(other.view[1], 5)
+        buf.protect(False)
+        buf.close()
+        self.assertEqual(mappings(other), ["rw-s"])
+        other.close()
+
     def test_serialization_errors_name_the_cause(self):
         a, b = socket.socketpair()
         with self.assertRaises(ProtocolError) as e:

@@ -623,8 +623,8 @@ class AeternaClient:
         self._send(FROZEN, dict(info, transfer=transfer, stopped_accepting_ns=stopped_ns,
                                 quiesce_ms=round((t1 - t0) * 1000, 3),
                                 export_ms=round((time.monotonic() - t1) * 1000, 3)))
-        # The next generation owns these pages now. Protected after FROZEN, not before: it costs
-        # about 30 ms per GiB, which would otherwise be spent while new connections wait.
+        # The next generation owns these pages now: fresh views are read-only from here on. A
+        # new mapping, after FROZEN: the writable one is kept, not unmapped (SharedBuffer.protect).
         for b in self._exported:
             b.protect(False)
 

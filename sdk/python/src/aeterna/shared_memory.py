@@ -43,6 +43,7 @@ class SharedBuffer:
         self.size = size
         self._retired: List[mmap.mmap] = []
         self._map: Optional[mmap.mmap] = None
+        self._kept: Optional[mmap.mmap] = None     # the writable mapping, kept while frozen
         if _fd is None:
             fd = os.memfd_create("aeterna:" + name[:200], os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
             try:
@@ -100,8 +101,16 @@ class SharedBuffer:
         mapping, which is released once they are gone."""
         if self._fd < 0 or writable == self._writable:
             return
-        new, old = self._mmap(writable), self._map
-        self._map, self._writable = new, writable
+        if not writable:
+            # The writable mapping is kept, not unmapped: unmapping a populated GiB takes about
+            # 140 ms of kernel CPU here, right while the next generation and the supervisor need
+            # the cores to take over. Nothing hands it out while frozen (``view`` maps the new,
+            # read-only mapping); RESUME takes it back and close() releases it.
+            self._kept, self._map, self._writable = self._map, self._mmap(False), False
+            self._retired = [m for m in self._retired if not _try_close(m)]
+            return
+        new, old = (self._kept, self._map) if self._kept is not None else (self._mmap(True), self._map)
+        self._kept, self._map, self._writable = None, new, True
         if old is not None:
             try:
                 old.close()
@@ -143,10 +152,10 @@ class SharedBuffer:
         that a view (or a tensor) still uses is unmapped when that view goes."""
         if self._fd < 0:
             return
-        for m in [self._map] + self._retired:
+        for m in [self._map, self._kept] + self._retired:
             if m is not None:
                 _try_close(m)
-        self._map, self._retired = None, []
+        self._map, self._kept, self._retired = None, None, []
         os.close(self._fd)
         self._fd = -1
 

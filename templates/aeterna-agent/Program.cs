@@ -11,6 +11,8 @@ using Aeterna;
 using AeternaAgent;
 
 [assembly: RelayListener("http", "tcp://0.0.0.0:8080")]
+// The handed WebSocket endpoint (Agent/HandedChatSocket.cs): served by the runtime, not Kestrel.
+[assembly: RelayListener("ws", "tcp://0.0.0.0:8081")]
 // The Aeterna runtime is Linux-only (socket activation, memfd, SCM_RIGHTS).
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -20,12 +22,18 @@ builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 builder.AddAeterna();                               // inherited listeners, readiness, freeze, drain
 builder.Services.AddRelayState<AgentMemory>();      // the state that crosses every relay
-var app = builder.Build();
-
 var about = new About(
     int.TryParse(Environment.GetEnvironmentVariable("AETERNA_GENERATION"), out int generation) ? generation : 0,
     Environment.ProcessId,
     typeof(AgentMemory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
+builder.Services.AddSingleton(about);
+// WebSockets on the listener "ws" whose open connections go to the next generation at a relay.
+// Under a supervisor whose aeterna.yaml has no listener "ws" the endpoint is left out: binding the
+// declared address here instead would fail in the next generation, with the port still taken.
+bool supervised = RelayListeners.Names.Any(RelayListeners.IsInherited);
+if (!supervised || RelayListeners.IsInherited("ws"))
+    builder.Services.AddRelayWebSockets<HandedChatSocket>("ws");
+var app = builder.Build();
 
 app.UseWebSockets();
 
@@ -44,10 +52,12 @@ app.MapPost("/sessions/{id}/turns", async (string id, HttpRequest request, Agent
 {
     var (turns, refused) = await Api.SendAsync(id, request, memory);
     if (turns is not { } sent) return refused!;
-    return Results.Json(new TurnView(about.Generation, sent.Turn, sent.Reply.Text), Api.Json.TurnView);
+    return Results.Json(Api.Answer(about, sent), Api.Json.TurnView);
 });
 
-// A conversation over a WebSocket (Agent/ChatSocket.cs).
+// A conversation over a WebSocket on the HTTP port (Agent/ChatSocket.cs): it stays on the generation
+// that accepted it and is ended with 1012 when that one retires. The one on the listener "ws"
+// (Agent/HandedChatSocket.cs) crosses relays.
 app.MapGet("/sessions/{id}/ws", async (string id, HttpContext context) =>
 {
     if (!Limits.IsValidSessionId(id)) { await Api.BadSessionId().ExecuteAsync(context); return; }
@@ -84,8 +94,9 @@ internal static class Api
     public static IResult Error(int status, string message) =>
         Results.Json(new ErrorBody(message), Json.ErrorBody, statusCode: status);
 
-    public static IResult BadSessionId() => Error(StatusCodes.Status400BadRequest,
-        $"a session id is 1 to {Limits.MaxSessionIdLength} letters, digits, '-', '_' or '.'");
+    private static readonly string BadSessionIdText = $"a session id is 1 to {Limits.MaxSessionIdLength} letters, digits, '-', '_' or '.'";
+
+    public static IResult BadSessionId() => Error(StatusCodes.Status400BadRequest, BadSessionIdText);
 
     /// <summary>Reads the message and adds the turn; or the answer that refuses it (400 bad input, 409 a limit), nothing changed.</summary>
     public static async Task<((ChatMessage User, ChatMessage Reply, int Turn)? Turns, IResult? Refused)> SendAsync(string id, HttpRequest request, AgentMemory memory)
@@ -93,8 +104,28 @@ internal static class Api
         if (!Limits.IsValidSessionId(id)) return (null, BadSessionId());
         var (text, error) = await ReadMessageAsync(request);
         if (error is not null) return (null, Error(StatusCodes.Status400BadRequest, error));
-        return memory.Send(id, text!, out string? refusal) is { } turns ? (turns, null) : (null, Error(StatusCodes.Status409Conflict, refusal!));
+        var (turns, status, refusal) = Send(id, text!, memory);
+        return turns is not null ? (turns, null) : (null, Error(status, refusal!));
     }
+
+    /// <summary>
+    /// A turn: the user's message and the agent's reply added to the conversation, whatever the
+    /// transport (the HTTP routes and the handed WebSocket); or the status (400 bad input, 409 a
+    /// limit) and why, nothing changed.
+    /// </summary>
+    public static ((ChatMessage User, ChatMessage Reply, int Turn)? Turns, int Status, string? Error) Send(string id, string text, AgentMemory memory)
+    {
+        if (!Limits.IsValidSessionId(id)) return (null, StatusCodes.Status400BadRequest, BadSessionIdText);
+        if (string.IsNullOrWhiteSpace(text)) return (null, StatusCodes.Status400BadRequest, "\"text\" is empty");
+        if (text.Length > Limits.MaxTextLength) return (null, StatusCodes.Status400BadRequest, $"\"text\" is over {Limits.MaxTextLength} characters");
+        return memory.Send(id, text, out string? refusal) is { } turns
+            ? (turns, StatusCodes.Status200OK, null)
+            : (null, StatusCodes.Status409Conflict, refusal);
+    }
+
+    /// <summary>How a turn is answered on a WebSocket and by <c>POST /sessions/{id}/turns</c>.</summary>
+    public static TurnView Answer(About about, (ChatMessage User, ChatMessage Reply, int Turn) sent) =>
+        new(about.Generation, sent.Turn, sent.Reply.Text);
 
     /// <summary>The text of a <c>{"text": "…"}</c> body, or what is wrong with the body.</summary>
     public static async Task<(string? Text, string? Error)> ReadMessageAsync(HttpRequest request)
@@ -116,8 +147,6 @@ internal static class Api
             return (null, $"the body is not the JSON expected, {{\"text\": \"...\"}}: {e.Message}");
         }
         if (body?.Text is not { } text) return (null, "the body needs a \"text\" string: {\"text\": \"...\"}");
-        if (string.IsNullOrWhiteSpace(text)) return (null, "\"text\" is empty");
-        if (text.Length > Limits.MaxTextLength) return (null, $"\"text\" is over {Limits.MaxTextLength} characters");
         return (text, null);
     }
 }

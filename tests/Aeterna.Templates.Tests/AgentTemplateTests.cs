@@ -214,6 +214,7 @@ public sealed partial class AgentTemplateTests(AgentTemplate template, ITestOutp
         Assert.Equal("9090", ports["metrics"]);
         Assert.EndsWith(":9090", (string)Map(deploy["observability"])["metrics_port"]);
         Assert.EndsWith(":" + ports["http"], (string)Map(((List<object>)deploy["listeners"])[0])["address"]);
+        Assert.EndsWith(":" + ports["ws"], (string)Map(((List<object>)deploy["listeners"])[1])["address"]);
         Assert.Equal("/readyz", Map(Map(container["readinessProbe"])["httpGet"])["path"]);
         Assert.Equal("/healthz", Map(Map(container["livenessProbe"])["httpGet"])["path"]);
         Assert.Equal("metrics", Map(Map(container["livenessProbe"])["httpGet"])["port"]);
@@ -237,14 +238,16 @@ public sealed partial class AgentTemplateTests(AgentTemplate template, ITestOutp
     }
 
     /// <summary>
-    /// The template's aeterna.yaml with the listener (and metrics endpoint) on free loopback ports,
+    /// The template's aeterna.yaml with the listeners (and metrics endpoint) on free loopback ports,
     /// and, given <paramref name="drain"/>, another drain_timeout.
     /// </summary>
     private string WriteLocalConfig(string name, int port, string? drain = null)
     {
         string yaml = File.ReadAllText(Path.Combine(template.Project, "aeterna.yaml"));
         Assert.Contains("address: tcp://127.0.0.1:8080", yaml);
-        yaml = yaml.Replace("tcp://127.0.0.1:8080", $"tcp://127.0.0.1:{port}").Replace("\"127.0.0.1:9090\"", $"\"127.0.0.1:{FreePort.Get()}\"");
+        Assert.Contains("address: tcp://127.0.0.1:8081", yaml);
+        yaml = yaml.Replace("tcp://127.0.0.1:8080", $"tcp://127.0.0.1:{port}").Replace("tcp://127.0.0.1:8081", $"tcp://127.0.0.1:{FreePort.Get()}")
+            .Replace("\"127.0.0.1:9090\"", $"\"127.0.0.1:{FreePort.Get()}\"");
         if (drain is not null)
         {
             Assert.Contains("  drain_timeout: 10s\n", yaml);

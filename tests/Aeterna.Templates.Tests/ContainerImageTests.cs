@@ -27,7 +27,7 @@ public sealed class ContainerImageTests(AgentTemplate template, ITestOutputHelpe
         Assert.NotEqual("0", image.User.Split(':')[0]);
         Assert.NotEqual("root", image.User.Split(':')[0]);
         Assert.Equal("SIGTERM", image.StopSignal);
-        Assert.Equal(["8080", "9090"], image.Exposed); // the listener of deploy/aeterna.yaml and its metrics_port
+        Assert.Equal(["8080", "8081", "9090"], image.Exposed); // the listeners of deploy/aeterna.yaml and its metrics_port
         Assert.Equal(["/opt/aeterna/dotnet-aeterna", "start", "-c", "/app/aeterna.yaml"], image.Entrypoint);
         Assert.Equal("image", new FileInfo(Path.Combine(image.Files, "app", "releases", "current")).LinkTarget);
         Assert.True(File.Exists(Path.Combine(image.Files, "app", "releases", "image", "MyAgent.dll")));

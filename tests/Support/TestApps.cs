@@ -20,6 +20,9 @@ internal static class TestApps
     /// <summary>A raw TCP line counter (no HTTP) whose connections are handed to the next generation at every relay; COUNTER_MODE injects faults.</summary>
     public static string CounterApp => Path.Combine(Apps, "CounterApp", "bin", Repo.Configuration, "net10.0", "CounterApp.dll");
 
+    /// <summary>The template's agent (templates/aeterna-agent's sources on this repository's runtime), its JIT build; listeners "http" and "ws".</summary>
+    public static string TemplateAgent => Path.Combine(Apps, "TemplateAgent", "bin", Repo.Configuration, "net10.0", "TemplateAgent.dll");
+
     /// <summary>Debian's unmodified gunicorn serving a WSGI app; it takes fd 3 through LISTEN_FDS and sends READY=1 itself.</summary>
     public static IReadOnlyList<string> GunicornCommand() =>
         ["gunicorn", "--workers", "2", "--graceful-timeout", "10", "--chdir", Apps, "gunicorn_app:app"];

@@ -13,6 +13,9 @@ internal sealed record TestConfig
     /// <summary>The listener's name.</summary>
     public string ListenerName { get; init; } = "http";
 
+    /// <summary>More loopback TCP listeners after the first, by name (written only with <see cref="Port"/>).</summary>
+    public IReadOnlyDictionary<string, int> MoreListeners { get; init; } = new Dictionary<string, int>();
+
     public string Readiness { get; init; } = "notify";
 
     public string ReadyTimeout { get; init; } = "15s";
@@ -52,6 +55,11 @@ internal sealed record TestConfig
             y.AppendLine("listeners:");
             y.AppendLine($"  - name: {ListenerName}");
             y.AppendLine($"    address: tcp://127.0.0.1:{port}");
+            foreach (var (name, more) in MoreListeners)
+            {
+                y.AppendLine($"  - name: {name}");
+                y.AppendLine($"    address: tcp://127.0.0.1:{more}");
+            }
         }
         y.AppendLine("readiness:");
         y.AppendLine($"  mode: {Readiness}");

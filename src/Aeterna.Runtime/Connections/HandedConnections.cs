@@ -117,7 +117,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             var socket = new Socket(new SafeSocketHandle(fd!.DangerousGetHandle(), ownsHandle: true));
             fd.SetHandleAsInvalid(); // the socket owns it now
             lock (_lock)
-                _staged.Add(new HandedConnection(++_nextId, record.Endpoint, socket, handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true));
+                _staged.Add(new HandedConnection(++_nextId, record.Endpoint, socket, handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, kind: (ConnectionKind)record.Kind));
             adopted.Add(record.Id);
         }
         return new PreparedConnections([.. adopted], [.. refused]);
@@ -131,15 +131,16 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             return new RefusedConnection(record.Id, "unknown_kind", $"kind {record.Kind} is not one this runtime knows");
         if (!handlers.TryGetValue(record.Endpoint, out var handler))
             return new RefusedConnection(record.Id, "unknown_endpoint", $"this version has no handed-connection endpoint '{record.Endpoint}'");
-        if ((ConnectionKind)record.Kind != handler.Kind)
-            return new RefusedConnection(record.Id, "kind_mismatch", $"endpoint '{record.Endpoint}' takes {handler.Kind} connections, not {(ConnectionKind)record.Kind}");
+        var kind = (ConnectionKind)record.Kind;
+        if (!handler.Takes(kind))
+            return new RefusedConnection(record.Id, "kind_mismatch", $"endpoint '{record.Endpoint}' takes {handler.Kind} connections, not {kind}");
         string? framing;
-        try { framing = handler.FramingError(record.Framing.Span); }
+        try { framing = handler.FramingError(kind, record.Framing.Span); }
         catch (Exception e) when (e is not OutOfMemoryException) { framing = e.Message; }
         if (framing is not null)
             return new RefusedConnection(record.Id, "framing", $"endpoint '{record.Endpoint}' cannot take the connection's framing state: {framing}");
         bool valid;
-        try { valid = handler.IsValidSession(record.Session.Span); }
+        try { valid = handler.IsValidSession(kind, record.Session.Span); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             return new RefusedConnection(record.Id, "session", $"endpoint '{record.Endpoint}' could not read the session: {e.Message}");

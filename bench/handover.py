@@ -20,13 +20,18 @@ accepting (both CLOCK_MONOTONIC). Beside it: a raw stream of the same bytes over
 a reused buffer, and one fd passed with SCM_RIGHTS (bench/rawstream.c), and, for shared memory, how
 long the new generation took to map every page readable (MADV_POPULATE_READ, after it accepted).
 
-Usage: bench/run handover [--quick] [--runs N] [--python] [--only python|dotnet]. Prints a table; writes
-bench/results/handover.json. AETERNA_BENCH_PORTS=23000-23099 keeps the listeners in a port range.
+The supervisor is the NativeAOT executable the container images run (--supervisor native, the
+default; bench/run publishes it as bench/run relay does) or the JIT build (--supervisor jit).
+
+Usage: bench/run handover [--quick] [--runs N] [--python] [--only python|dotnet] [--supervisor native|jit]
+[--scenario TEXT] (only the scenarios whose name contains TEXT, e.g. "chat state" or "cold boot").
+Prints a table; writes bench/results/handover.json. AETERNA_BENCH_PORTS=23000-23099 keeps the
+listeners in a port range.
 """
 import json, os, platform, re, statistics, subprocess, sys, tempfile, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from common import ROOT, TOOL, cli, free_port, machine, pct, write_results
+from common import NATIVE_TOOL, ROOT, TOOL, free_port, machine, pct, write_results
 
 APP = os.path.join(ROOT, "tests", "apps", "StatefulApp", "bin", "Release", "net10.0", "StatefulApp.dll")
 PYTHON = os.path.join(ROOT, "artifacts", "python-venv", "bin", "python3")
@@ -36,6 +41,13 @@ QUICK = "--quick" in sys.argv
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 RUNTIMES = [r for r in (["dotnet"] + (["python"] if "--python" in sys.argv or ONLY == "python" else [])) if ONLY in (None, r)]
 RUNS = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5 if QUICK else 15
+SUPERVISOR_KIND = sys.argv[sys.argv.index("--supervisor") + 1] if "--supervisor" in sys.argv else "native"
+SUPERVISOR = {"native": [NATIVE_TOOL], "jit": ["dotnet", TOOL]}[SUPERVISOR_KIND]
+SCENARIO = sys.argv[sys.argv.index("--scenario") + 1] if "--scenario" in sys.argv else ""
+
+
+def cli(*args):
+    return subprocess.run([*SUPERVISOR, *args], capture_output=True, text=True)
 GIB = 1 << 30
 
 
@@ -56,7 +68,7 @@ class Service:
                     f"  state_handoff:\n    mechanism: {mechanism}\n    timeout: 60s\n    max_state_size: 2GiB\n")
         self.log = open(os.path.join(self.dir, "supervisor.log"), "w+")
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(["dotnet", TOOL, "start", "-c", self.config], stdout=self.log, stderr=self.log)
+        self.process = subprocess.Popen([*SUPERVISOR, "start", "-c", self.config], stdout=self.log, stderr=self.log)
 
     def wait_active(self, timeout=180):
         deadline = time.time() + timeout
@@ -193,7 +205,7 @@ def scenarios(runtime, big):
 
 
 def print_table(results):
-    print(f"handover latency (old stops accepting -> new accepting), medians of {RUNS} relays unless noted; {platform.node()}, {os.cpu_count()} cores")
+    print(f"handover latency (old stops accepting -> new accepting), medians of {RUNS} relays unless noted; {SUPERVISOR_KIND} supervisor; {platform.node()}, {os.cpu_count()} cores")
     print(f"{'runtime':<7} {'scenario':<38} {'how':<22} {'p50':>9} {'p95':>9} {'first':>9} {'readable':>10} {'target':>9}")
     for r in results:
         if "ready_ms_p50" in r:
@@ -211,10 +223,11 @@ def main():
     big = (100 << 20) if QUICK else GIB
     results = []
     for runtime in RUNTIMES:
-        results += [relay_scenario(*s, runtime=runtime) for s in scenarios(runtime, big)]
-        results.append(cold_boot(big, 1 if QUICK else 3, runtime))
+        results += [relay_scenario(*s, runtime=runtime) for s in scenarios(runtime, big) if SCENARIO in s[0]]
+        if SCENARIO in "cold boot":
+            results.append(cold_boot(big, 1 if QUICK else 3, runtime))
     print_table(results)
-    extra = {"machine": machine()}
+    extra = {"machine": machine(), "supervisor": SUPERVISOR_KIND}
     copied = next((r for r in results if r["runtime"] == "dotnet" and r["scenario"].startswith("copied")), None)
     if copied is not None:
         baselines = {"stream_50KiB": raw(51200, 50), "stream_copied": raw(copied["copied_bytes"], 10)}
@@ -229,7 +242,10 @@ def main():
                                          capture_output=True, text=True).stdout.strip()
         native = f"{crc['native_100MiB_ms']:.1f} ms" if crc["native_100MiB_ms"] is not None else "not installed"
         print(f"python {extra['python']} (python, torch, numpy); CRC-32C in the client: crc32c package 100 MiB {native}, pure Python 10 MiB {crc['python_10MiB_ms']:.0f} ms")
-    write_results("handover", results + [{"scenario": "baselines", **extra}])
+    if SCENARIO:
+        print("--scenario: a partial run; bench/results/handover.json is left as it was")
+    else:
+        write_results("handover", results + [{"scenario": "baselines", **extra}])
 
 
 if __name__ == "__main__":

@@ -362,6 +362,20 @@ class Echo(RawEndpoint):
         conn.sendall(b"BYE %s\n" % reason.encode())
 
 
+class SlowGoodbye(Echo):
+    """An echo whose goodbye takes a while to write."""
+
+    def __init__(self, tag):
+        super().__init__(tag)
+        self.started, self.said = threading.Event(), threading.Event()
+
+    def end(self, conn, reason):
+        self.started.set()
+        time.sleep(0.5)
+        super().end(conn, reason)
+        self.said.set()
+
+
 class Line:
     """A TCP client of an endpoint."""
 
@@ -490,6 +504,24 @@ class EndpointSessionTests(unittest.TestCase):
         sa.send(frames.RELEASE, {"transfer": 5, "adopted": [], "refused": [{"id": 1, "reason": "session"}]})
         self.assertEqual(line.file.readline(), b"BYE session\n")
         self.assertEqual(line.file.readline(), b"")
+
+    def test_the_drain_waits_for_the_goodbyes_of_refused_connections(self):
+        slow = SlowGoodbye(b"a")
+        a, sa, _ = self.generation(1, slow)
+        line = self.line(a)
+        self.assertEqual(line.ask(b"one"), b"a 1 one\n")
+        b, sb, loaded = self.generation(2, Echo(b"b", refuse_sessions=True), expect_state=True)
+        self.transfer(sa, sb)
+        sa.expect(frames.FROZEN)
+        sb.expect(frames.PREPARED)
+        sb.send(frames.COMMIT, {"transfer": 5})
+        sa.send(frames.RELEASE, {"transfer": 5, "adopted": [], "refused": [{"id": 1, "reason": "session"}]})
+        self.assertTrue(slow.started.wait(5))
+        done = support.in_thread(a.serve_endpoints)
+        a.drain()                              # the generation retires while the goodbye is written
+        support.result(done)
+        self.assertTrue(slow.said.is_set(), "serve_endpoints returned before the goodbye was written")
+        self.assertEqual(line.file.readline(), b"BYE session\n")
 
     def test_an_importer_without_the_endpoint_refuses_it_as_unknown(self):
         a, sa, _ = self.generation(1, Echo(b"a"))

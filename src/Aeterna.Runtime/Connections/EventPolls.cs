@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Aeterna.Interop;
 
 namespace Aeterna.Connections;
 
@@ -12,16 +13,13 @@ namespace Aeterna.Connections;
 /// other generation, so closing our fd leaves a stale entry under that fd number; when the same
 /// connection comes back (a hand-back) on the same fd number, .NET's EPOLL_CTL_ADD fails with
 /// EEXIST and the socket can never be waited on. So: delete before close, and delete before the
-/// first use of a received fd (for an entry some other code left).
+/// first use of a received fd (for an entry some other code left). The handed connections
+/// themselves wait on <see cref="ConnectionPoll"/>, which deletes its own registrations; this is
+/// for the .NET socket made over a connection's fd only when some code needs one.
 /// </remarks>
-internal static partial class EventPolls
+internal static class EventPolls
 {
-    private const int EPOLL_CTL_DEL = 2;
-
     private static readonly Lazy<int[]> s_instances = new(Find);
-
-    [LibraryImport("libc", EntryPoint = "epoll_ctl")]
-    private static partial int Control(int epoll, int operation, int fd, nint events);
 
     /// <summary>
     /// Finds the epoll instances now, while this process has few fds: finding them reads the link
@@ -38,7 +36,7 @@ internal static partial class EventPolls
         {
             socket.DangerousAddRef(ref added);
             int fd = (int)socket.DangerousGetHandle();
-            foreach (int epoll in s_instances.Value) Control(epoll, EPOLL_CTL_DEL, fd, 0);
+            foreach (int epoll in s_instances.Value) Libc.EpollRemove(epoll, fd);
         }
         catch (ObjectDisposedException) { } // already closed
         finally
@@ -61,7 +59,7 @@ internal static partial class EventPolls
                 string? target;
                 try { target = new FileInfo(path).LinkTarget; }
                 catch (IOException) { continue; } // closed meanwhile
-                if (target == "anon_inode:[eventpoll]" && int.TryParse(Path.GetFileName(path), out int fd)) found.Add(fd);
+                if (target == "anon_inode:[eventpoll]" && int.TryParse(Path.GetFileName(path), out int fd) && !ConnectionPoll.IsOwn(fd)) found.Add(fd);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }

@@ -14,49 +14,46 @@ namespace Aeterna.Connections;
 /// here or in the next generation.
 /// </summary>
 /// <remarks>
-/// The socket is only ever closed with close(2) (<see cref="Socket.Dispose()"/> with no operation
-/// pending, which .NET would otherwise turn into a reset): never shut down, because the next
-/// generation may hold the same connection.
+/// The socket (<see cref="ConnectionSocket"/>) is only ever closed with close(2): never shut down,
+/// because the next generation may hold the same connection. A pause throws nothing: the handler's
+/// pending read returns cancelled, and the socket stops being read when the handler has returned.
 /// </remarks>
 internal sealed class HandedConnection
 {
-    private const int ReadSize = 16 * 1024;
-
     private readonly RelayConnectionHandler _handler;
     private readonly ILogger _logger;
+    private readonly Action<HandedConnection>? _ended;
     private Task<bool> _round = Task.FromResult(true);
     private CancellationTokenSource? _pause;
     private HandlerInput? _input;
     private int _closed;
 
-    public HandedConnection(ulong id, string endpoint, Socket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> framing = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false, Protocol.ConnectionKind? kind = null)
+    public HandedConnection(ulong id, string endpoint, ConnectionSocket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> framing = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false, Action<HandedConnection>? ended = null, Protocol.ConnectionKind? kind = null)
     {
         Id = id;
         Endpoint = endpoint;
-        Socket = socket;
+        Connection = socket;
         _handler = handler;
         _logger = logger;
+        _ended = ended;
         ReadAhead = readAhead;
         Framing = framing;
         Session = session;
         Kind = kind ?? handler.Kind;
         CameFromElsewhere = cameFromElsewhere;
-        // A received fd may share its number with a stale epoll entry of the same connection.
-        if (cameFromElsewhere) EventPolls.Forget(socket.SafeHandle);
-        // Reads are non-blocking recv(2) calls after a zero-byte wait, so that only this class ever
-        // takes bytes off the socket and a pause never loses any.
-        socket.Blocking = false;
-        try { RemoteEndPoint = socket.RemoteEndPoint; }
-        catch (SocketException) { } // already reset by the client: the first read says so
     }
 
     public ulong Id { get; }
 
     public string Endpoint { get; }
 
-    public Socket Socket { get; }
+    /// <summary>The connection's fd and its reads and writes.</summary>
+    public ConnectionSocket Connection { get; }
 
-    public EndPoint? RemoteEndPoint { get; }
+    /// <summary>A .NET socket over the connection's fd, made on first use (see <see cref="ConnectionSocket.Socket"/>).</summary>
+    public Socket Socket => Connection.Socket;
+
+    public EndPoint? RemoteEndPoint => Connection.RemoteEndPoint;
 
     /// <summary>Bytes from the client not handled yet: valid while paused.</summary>
     public ReadOnlyMemory<byte> ReadAhead { get; private set; }
@@ -114,7 +111,8 @@ internal sealed class HandedConnection
 
     private async Task<bool> RunAsync(Pipe pipe, RelayConnection connection, CancellationTokenSource pause)
     {
-        var fill = FillAsync(pipe.Writer, pause.Token);
+        // Bytes arrive from the poll's thread from here on; the handler runs on the thread pool.
+        Connection.StartReading(pipe.Writer);
         bool failed = false;
         try
         {
@@ -128,16 +126,17 @@ internal sealed class HandedConnection
         }
         bool paused = pause.IsCancellationRequested && !failed && !connection.Ended;
         pause.Cancel();
-        await fill.ConfigureAwait(false);
+        Connection.StopReading();
         connection.Detach();
         if (!paused)
         {
             Close();
+            _ended?.Invoke(this);
             return false;
         }
         // Everything the handler did not consume (examined or not) goes first into the next round.
         // Completing the writer first makes TryRead return it even when all of it was examined.
-        await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+        pipe.Writer.Complete();
         try
         {
             if (pipe.Reader.TryRead(out var left))
@@ -151,49 +150,13 @@ internal sealed class HandedConnection
             // A handler that left a read pending, or a connection reset by the client: nothing to hand over.
             _logger.LogWarning("aeterna: connection {Id} of endpoint '{Endpoint}' cannot pause: {Error}; it is closed", Id, Endpoint, e.Message);
             Close();
+            _ended?.Invoke(this);
             return false;
         }
         Session = connection.Session.ToArray();
         Framing = connection.Framing.ToArray();
         Kind = connection.Kind;
         return true;
-    }
-
-    /// <summary>Moves the client's bytes into the pipe until the pause (or the end of the stream).</summary>
-    private async Task FillAsync(PipeWriter writer, CancellationToken pause)
-    {
-        try
-        {
-            while (!pause.IsCancellationRequested)
-            {
-                // Completes when there is something to read (or the end); takes nothing off the socket.
-                await Socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, pause).ConfigureAwait(false);
-                var memory = writer.GetMemory(ReadSize);
-                int n = Socket.Receive(memory.Span, SocketFlags.None, out var error);
-                if (error == SocketError.WouldBlock) continue;
-                if (error != SocketError.Success)
-                {
-                    await writer.CompleteAsync(new SocketException((int)error)).ConfigureAwait(false);
-                    return;
-                }
-                if (n == 0)
-                {
-                    await writer.CompleteAsync().ConfigureAwait(false);
-                    return;
-                }
-                writer.Advance(n);
-                // Bytes are committed before the flush waits for the handler to catch up: a pause
-                // that cancels the wait loses none.
-                var flushed = await writer.FlushAsync(pause).ConfigureAwait(false);
-                if (flushed.IsCompleted) return;
-            }
-        }
-        catch (OperationCanceledException) when (pause.IsCancellationRequested) { }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // A reset, or the runtime unable to wait on the socket: the handler's read says so.
-            await writer.CompleteAsync(e).ConfigureAwait(false);
-        }
     }
 
     /// <summary>
@@ -226,7 +189,6 @@ internal sealed class HandedConnection
     public void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) == 1) return;
-        EventPolls.Forget(Socket.SafeHandle);
-        Socket.Dispose();
+        Connection.Close();
     }
 }

@@ -46,22 +46,16 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
                 socket.Dispose();
                 return;
             }
-            connection = new HandedConnection(++_nextId, endpoint, socket, handlers[endpoint], logger);
+            connection = new HandedConnection(++_nextId, endpoint, ConnectionSocket.Accepted(socket), handlers[endpoint], logger, ended: Forget);
             _all.Add(connection.Id, connection);
             serve = !_frozen;
         }
-        if (serve) Serve(connection);
+        if (serve) connection.Serve();
     }
 
-    private void Serve(HandedConnection connection)
+    /// <summary>A connection whose round ended it (rather than paused): no longer ours.</summary>
+    private void Forget(HandedConnection connection)
     {
-        connection.Serve();
-        _ = ForgetWhenEndedAsync(connection, connection.Round);
-    }
-
-    private async Task ForgetWhenEndedAsync(HandedConnection connection, Task<bool> round)
-    {
-        if (await round.ConfigureAwait(false)) return; // paused: still ours
         lock (_lock)
             if (_all.TryGetValue(connection.Id, out var known) && known == connection) _all.Remove(connection.Id);
     }
@@ -105,6 +99,13 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
     {
         var adopted = new List<ulong>();
         var refused = new List<RefusedConnection>();
+        var staged = new List<HandedConnection>(received.Count);
+        ulong id;
+        lock (_lock)
+        {
+            id = _nextId;
+            _nextId += (ulong)received.Count;
+        }
         foreach (var (record, fd) in received)
         {
             var why = Judge(record, fd);
@@ -114,12 +115,12 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
                 refused.Add(why);
                 continue;
             }
-            var socket = new Socket(new SafeSocketHandle(fd!.DangerousGetHandle(), ownsHandle: true));
-            fd.SetHandleAsInvalid(); // the socket owns it now
-            lock (_lock)
-                _staged.Add(new HandedConnection(++_nextId, record.Endpoint, socket, handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, kind: (ConnectionKind)record.Kind));
+            // No .NET Socket for it (several syscalls each): the fd is read and written through ConnectionPoll.
+            var connection = new HandedConnection(++id, record.Endpoint, new ConnectionSocket(fd!), handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, ended: Forget, kind: (ConnectionKind)record.Kind);
+            staged.Add(connection);
             adopted.Add(record.Id);
         }
+        lock (_lock) _staged.AddRange(staged);
         return new PreparedConnections([.. adopted], [.. refused]);
     }
 
@@ -173,7 +174,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
     {
         if (connection.IsClosed) return;
         connection.Sent = false;
-        Serve(connection);
+        connection.Serve();
     }
 
     /// <summary>A connection still on its way to a boundary (the freeze timed out) is served again once it gets there.</summary>

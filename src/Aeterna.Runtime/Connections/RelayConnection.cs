@@ -58,13 +58,11 @@ public sealed class RelayConnection
     /// Sends all of <paramref name="data"/> to the client. A reply is complete when this returns;
     /// don't cancel a send halfway (the token is for giving up on a client that does not read).
     /// </summary>
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancel = default)
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancel = default)
     {
         if (Volatile.Read(ref _detached) == 1)
-            throw new InvalidOperationException($"connection {_owner.Id} of endpoint '{Endpoint}' has paused or ended: it can no longer be written from this handler");
-        var socket = _owner.Socket;
-        while (!data.IsEmpty)
-            data = data[await socket.SendAsync(data, System.Net.Sockets.SocketFlags.None, cancel).ConfigureAwait(false)..];
+            return ValueTask.FromException(new InvalidOperationException($"connection {_owner.Id} of endpoint '{Endpoint}' has paused or ended: it can no longer be written from this handler"));
+        return _owner.Connection.SendAsync(data, cancel);
     }
 
     /// <summary>The kind's protocol state (docs/protocol.md, "Kinds"), kept like <see cref="Session"/>; empty for raw.</summary>

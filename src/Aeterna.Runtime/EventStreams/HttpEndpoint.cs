@@ -180,14 +180,15 @@ internal sealed class HttpEndpoint(RelayConnectionHandler? webSockets, EventStre
         Drain(connection.Socket);
     }
 
-    /// <summary>Takes what the client has sent off the (non-blocking) socket, without waiting.</summary>
+    /// <summary>Takes what the client has sent off the socket, without waiting (only what FIONREAD says is there).</summary>
     private static void Drain(Socket socket)
     {
-        Span<byte> sink = stackalloc byte[4096];
-        for (int i = 0; i < 256; i++)
+        var sink = new byte[4096];
+        try
         {
-            int n = socket.Receive(sink, SocketFlags.None, out var error);
-            if (error != SocketError.Success || n == 0) return;
+            for (int i = 0; i < 256 && socket.Available > 0; i++)
+                if (socket.Receive(sink, SocketFlags.None) == 0) return;
         }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { } // reset or gone: nothing to drain
     }
 }

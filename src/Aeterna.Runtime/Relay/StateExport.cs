@@ -79,7 +79,7 @@ internal static class StateExport
 
             foreach (var (payload, records) in frames)
             {
-                var sockets = records.Select(i => (System.Runtime.InteropServices.SafeHandle)connections[i].Socket.SafeHandle).ToList();
+                var sockets = records.Select(i => (System.Runtime.InteropServices.SafeHandle)connections[i].Connection.Handle).ToList();
                 // From here the next generation may adopt it: this one writes to it no more until RELEASE or RESUME says.
                 foreach (int i in records) connections[i].Sent = true;
                 await transfer.SendAsync(FrameType.Connections, payload, sockets, cancel).ConfigureAwait(false);

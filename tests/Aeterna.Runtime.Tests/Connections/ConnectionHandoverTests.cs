@@ -167,20 +167,21 @@ public sealed class ConnectionHandoverTests : IAsyncDisposable
     [Fact]
     public async Task A_connection_that_comes_back_on_the_fd_number_it_left_on_is_served()
     {
-        // .NET never removes a socket from its epoll; close(2) does only when the connection's
-        // last fd closes, and the other generation still holds it. A hand-back often arrives on
-        // the same fd number: here it does for sure.
+        // An epoll registration lives until EPOLL_CTL_DEL or the connection's last fd closes, and
+        // the other generation still holds it: one left behind at close(2) would make the next
+        // EPOLL_CTL_ADD of the same connection on the same fd number fail. A hand-back often
+        // arrives on the same fd number: here it does for sure.
         var first = new HandedConnections(new Dictionary<string, RelayConnectionHandler> { ["counter"] = new LineCounter(1) }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var second = new HandedConnections(new Dictionary<string, RelayConnectionHandler> { ["counter"] = new LineCounter(2) }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         using var client = new LineClient();
         var connect = client.Socket.ConnectAsync((IPEndPoint)_listener.LocalEndpoint);
         var accepted = await _listener.AcceptSocketAsync().WaitAsync(PlayedGeneration.Timeout);
         await connect;
-        int number = (int)accepted.Handle;
         first.Accepted("counter", accepted);
         Assert.Equal("1 1 a", await client.AskAsync("a")); // waited on through epoll
 
         var paused = Assert.Single(await first.PauseAllAsync(default));
+        int number = (int)paused.Connection.Handle.DangerousGetHandle();
         var record = HandedConnections.Records([paused])[0];
         paused.Sent = true;
         int elsewhere = Dup(number); // the other generation's copy

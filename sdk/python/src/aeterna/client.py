@@ -664,7 +664,6 @@ class AeternaClient:
             state.connections = []
             if not handback:
                 self._context = None if context is missing else context
-                self._imported.set()
         except ProtocolError as e:
             if state is not None:
                 state.close_connections()   # the exporter still holds them: none is lost
@@ -680,6 +679,10 @@ class AeternaClient:
             for r in decided["refused"]:
                 log.warning("aeterna: refused handed connection %s (%s): %s", r["id"], r["reason"], r["detail"])
         self._send(PREPARED, prepared)
+        if not handback:
+            # Woken only now: the app's start-up code after load_context() would otherwise take
+            # the GIL from this thread while it encodes and sends PREPARED.
+            self._imported.set()
 
     def _apply_handback(self, context: Any) -> None:
         try:

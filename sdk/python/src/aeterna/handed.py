@@ -140,6 +140,7 @@ class HandedConnections:
         self._frozen = False
         self._stopping = False
         self._pause = PauseSignal()
+        self._goodbyes: List[threading.Thread] = []   # RELEASE's endings, which stop() waits for
 
     @property
     def count(self) -> int:
@@ -299,7 +300,10 @@ class HandedConnections:
                 else:
                     endings.append((c, "too_large" if c.too_large else reasons.get(c.id, "refused")))
         for c, reason in endings:
-            threading.Thread(target=c.end, args=(reason,), daemon=True).start()
+            t = threading.Thread(target=c.end, args=(reason,), daemon=True)
+            t.start()
+            with self._lock:
+                self._goodbyes = [g for g in self._goodbyes if g.is_alive()] + [t]
         return len(endings)
 
     # -- the drain -------------------------------------------------------------------------
@@ -330,5 +334,8 @@ class HandedConnections:
                 t = threading.Thread(target=c.end, args=("stopping",), daemon=True)
                 t.start()
                 endings.append(t)
+        with self._lock:
+            endings += self._goodbyes     # a retiring generation exits only after its goodbyes
+            self._goodbyes = []
         for t in endings:
             t.join(END_GRACE + 1)

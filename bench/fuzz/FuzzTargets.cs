@@ -12,6 +12,7 @@ internal static class FuzzTargets
         new FrameStreamTarget(),
         new ConnectionsTarget(),
         new WebSocketTarget(),
+        new HttpStreamTarget(),
         new StateTarget(),
         new MemoryPackStateTarget(),
     ];

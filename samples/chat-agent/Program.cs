@@ -11,7 +11,7 @@ using Aeterna;
 using ChatAgent;
 
 [assembly: RelayListener("http", "tcp://0.0.0.0:8080")]
-// The handed WebSocket endpoint (Agent/HandedChatSocket.cs): served by the runtime, not Kestrel.
+// The handed WebSockets and reply streams (Agent/HandedChatSocket.cs, HandedReplyStream.cs): served by the runtime, not Kestrel.
 [assembly: RelayListener("ws", "tcp://0.0.0.0:8081")]
 // The Aeterna runtime is Linux-only (socket activation, memfd, SCM_RIGHTS).
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -27,13 +27,20 @@ var about = new About(
     Environment.ProcessId,
     typeof(AgentMemory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown");
 builder.Services.AddSingleton(about);
-// WebSockets on the listener "ws" whose open connections go to the next generation at a relay.
-// Under a supervisor whose aeterna.yaml has no listener "ws" the endpoint is left out: binding the
+// The listener "ws": WebSockets and streamed replies whose open connections go to the next
+// generation at a relay (Agent/HandedChatSocket.cs, Agent/HandedReplyStream.cs), one port for both.
+// Under a supervisor whose aeterna.yaml has no listener "ws" they are left out: binding the
 // declared address here instead would fail in the next generation, with the port still taken.
 bool supervised = RelayListeners.Names.Any(RelayListeners.IsInherited);
-if (!supervised || RelayListeners.IsInherited("ws"))
+bool handed = !supervised || RelayListeners.IsInherited("ws");
+if (handed)
+{
     builder.Services.AddRelayWebSockets<HandedChatSocket>("ws");
+    builder.Services.AddRelayEventStreams<HandedReplyStream>("ws");
+}
 var app = builder.Build();
+if (!handed)
+    app.Logger.LogWarning("aeterna: no listener 'ws' in the supervisor's config: the handed WebSockets and reply streams (port 8081) are off; add `- name: ws` with an address under listeners: in aeterna.yaml to serve them");
 
 app.UseWebSockets();
 
@@ -113,12 +120,16 @@ internal static class Api
     /// transport (the HTTP routes and the handed WebSocket); or the status (400 bad input, 409 a
     /// limit) and why, nothing changed.
     /// </summary>
-    public static ((ChatMessage User, ChatMessage Reply, int Turn)? Turns, int Status, string? Error) Send(string id, string text, AgentMemory memory)
+    /// <remarks>
+    /// A <paramref name="streamed"/> turn (a handed reply stream) adds the reply when its stream
+    /// ends (<see cref="AgentMemory.Finish"/>) rather than now.
+    /// </remarks>
+    public static ((ChatMessage User, ChatMessage Reply, int Turn)? Turns, int Status, string? Error) Send(string id, string text, AgentMemory memory, bool streamed = false)
     {
         if (!Limits.IsValidSessionId(id)) return (null, StatusCodes.Status400BadRequest, BadSessionIdText);
         if (string.IsNullOrWhiteSpace(text)) return (null, StatusCodes.Status400BadRequest, "\"text\" is empty");
         if (text.Length > Limits.MaxTextLength) return (null, StatusCodes.Status400BadRequest, $"\"text\" is over {Limits.MaxTextLength} characters");
-        return memory.Send(id, text, out string? refusal) is { } turns
+        return memory.Send(id, text, out string? refusal, streamed) is { } turns
             ? (turns, StatusCodes.Status200OK, null)
             : (null, StatusCodes.Status409Conflict, refusal);
     }
@@ -135,12 +146,18 @@ internal static class Api
         int length = 0, read;
         while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted)) > 0)
             length += read;
-        if (length == 0) return (null, "no body: send {\"text\": \"...\"}");
-        if (length > Limits.MaxBodyBytes) return (null, $"the body is over {Limits.MaxBodyBytes} bytes");
+        return ParseMessage(buffer.AsSpan(0, length));
+    }
+
+    /// <summary>The text of a <c>{"text": "…"}</c> body already read, or what is wrong with it.</summary>
+    public static (string? Text, string? Error) ParseMessage(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 0) return (null, "no body: send {\"text\": \"...\"}");
+        if (bytes.Length > Limits.MaxBodyBytes) return (null, $"the body is over {Limits.MaxBodyBytes} bytes");
         MessageRequest? body;
         try
         {
-            body = JsonSerializer.Deserialize(buffer.AsSpan(0, length), Json.MessageRequest);
+            body = JsonSerializer.Deserialize(bytes, Json.MessageRequest);
         }
         catch (JsonException e)
         {

@@ -28,7 +28,7 @@ internal sealed class HandedConnection
     private HandlerInput? _input;
     private int _closed;
 
-    public HandedConnection(ulong id, string endpoint, ConnectionSocket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> framing = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false, Action<HandedConnection>? ended = null)
+    public HandedConnection(ulong id, string endpoint, ConnectionSocket socket, RelayConnectionHandler handler, ILogger logger, ReadOnlyMemory<byte> readAhead = default, ReadOnlyMemory<byte> framing = default, ReadOnlyMemory<byte> session = default, bool cameFromElsewhere = false, Action<HandedConnection>? ended = null, Protocol.ConnectionKind? kind = null)
     {
         Id = id;
         Endpoint = endpoint;
@@ -39,6 +39,7 @@ internal sealed class HandedConnection
         ReadAhead = readAhead;
         Framing = framing;
         Session = session;
+        Kind = kind ?? handler.Kind;
         CameFromElsewhere = cameFromElsewhere;
     }
 
@@ -57,8 +58,8 @@ internal sealed class HandedConnection
     /// <summary>Bytes from the client not handled yet: valid while paused.</summary>
     public ReadOnlyMemory<byte> ReadAhead { get; private set; }
 
-    /// <summary>What kind of connection its endpoint serves (docs/protocol.md, "Kinds").</summary>
-    public Protocol.ConnectionKind Kind => _handler.Kind;
+    /// <summary>What kind of connection it is (docs/protocol.md, "Kinds"): its endpoint's, or as the handler left it.</summary>
+    public Protocol.ConnectionKind Kind { get; private set; }
 
     /// <summary>The kind's framing state: valid while paused.</summary>
     public ReadOnlyMemory<byte> Framing { get; private set; }
@@ -156,6 +157,7 @@ internal sealed class HandedConnection
         }
         Session = connection.Session.ToArray();
         Framing = connection.Framing.ToArray();
+        Kind = connection.Kind;
         return true;
     }
 

@@ -116,7 +116,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
                 continue;
             }
             // No .NET Socket for it (several syscalls each): the fd is read and written through ConnectionPoll.
-            var connection = new HandedConnection(++id, record.Endpoint, new ConnectionSocket(fd!), handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, ended: Forget);
+            var connection = new HandedConnection(++id, record.Endpoint, new ConnectionSocket(fd!), handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, ended: Forget, kind: (ConnectionKind)record.Kind);
             staged.Add(connection);
             adopted.Add(record.Id);
         }
@@ -132,15 +132,16 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             return new RefusedConnection(record.Id, "unknown_kind", $"kind {record.Kind} is not one this runtime knows");
         if (!handlers.TryGetValue(record.Endpoint, out var handler))
             return new RefusedConnection(record.Id, "unknown_endpoint", $"this version has no handed-connection endpoint '{record.Endpoint}'");
-        if ((ConnectionKind)record.Kind != handler.Kind)
-            return new RefusedConnection(record.Id, "kind_mismatch", $"endpoint '{record.Endpoint}' takes {handler.Kind} connections, not {(ConnectionKind)record.Kind}");
+        var kind = (ConnectionKind)record.Kind;
+        if (!handler.Takes(kind))
+            return new RefusedConnection(record.Id, "kind_mismatch", $"endpoint '{record.Endpoint}' takes {handler.Kind} connections, not {kind}");
         string? framing;
-        try { framing = handler.FramingError(record.Framing.Span); }
+        try { framing = handler.FramingError(kind, record.Framing.Span); }
         catch (Exception e) when (e is not OutOfMemoryException) { framing = e.Message; }
         if (framing is not null)
             return new RefusedConnection(record.Id, "framing", $"endpoint '{record.Endpoint}' cannot take the connection's framing state: {framing}");
         bool valid;
-        try { valid = handler.IsValidSession(record.Session.Span); }
+        try { valid = handler.IsValidSession(kind, record.Session.Span); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             return new RefusedConnection(record.Id, "session", $"endpoint '{record.Endpoint}' could not read the session: {e.Message}");

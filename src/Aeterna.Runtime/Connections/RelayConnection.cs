@@ -21,6 +21,7 @@ public sealed class RelayConnection
         PauseRequested = pauseRequested;
         Session = owner.Session;
         Framing = owner.Framing;
+        Kind = owner.Kind;
     }
 
     /// <summary>The endpoint's name, as registered.</summary>
@@ -66,6 +67,9 @@ public sealed class RelayConnection
 
     /// <summary>The kind's protocol state (docs/protocol.md, "Kinds"), kept like <see cref="Session"/>; empty for raw.</summary>
     internal ReadOnlyMemory<byte> Framing { get; set; }
+
+    /// <summary>The kind this connection is now (an endpoint that serves more than one kind sets it), kept like <see cref="Framing"/>.</summary>
+    internal Protocol.ConnectionKind Kind { get; set; }
 
     /// <summary>Set by a handler that ends the connection after the pause was asked (returning would otherwise mean paused).</summary>
     internal bool Ended { get; private set; }

@@ -73,6 +73,15 @@ public abstract class RelayConnectionHandler
     /// <summary>The kind of connection this handler serves; its framing goes in each record.</summary>
     internal virtual Protocol.ConnectionKind Kind => Protocol.ConnectionKind.Raw;
 
+    /// <summary>Whether this handler serves connections of <paramref name="kind"/> (an HTTP endpoint may serve two).</summary>
+    internal virtual bool Takes(Protocol.ConnectionKind kind) => kind == Kind;
+
+    /// <summary>Why <paramref name="framing"/> of a connection of <paramref name="kind"/> cannot be served here; null when it can.</summary>
+    internal virtual string? FramingError(Protocol.ConnectionKind kind, ReadOnlySpan<byte> framing) => FramingError(framing);
+
+    /// <summary><see cref="IsValidSession(ReadOnlySpan{byte})"/> for a connection of <paramref name="kind"/>.</summary>
+    internal virtual bool IsValidSession(Protocol.ConnectionKind kind, ReadOnlySpan<byte> session) => IsValidSession(session);
+
     /// <summary>Why <paramref name="framing"/>, as the previous generation left it, cannot be served here; null when it can.</summary>
     internal virtual string? FramingError(ReadOnlySpan<byte> framing) =>
         framing.IsEmpty ? null : $"a raw connection carries no framing state; this one has {framing.Length} bytes";

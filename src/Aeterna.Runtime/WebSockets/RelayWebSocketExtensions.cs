@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using Aeterna.Connections;
+using Aeterna.EventStreams;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -14,12 +14,13 @@ public static class RelayWebSocketExtensions
     /// generation at every relay. The runtime accepts on that listener and answers the handshake
     /// itself (Kestrel does not serve it); any request path is accepted and given to
     /// <see cref="RelayWebSocketHandler{TSession}.OnOpenAsync"/>. Call with <c>AddAeterna()</c>; the
-    /// listener's name is the endpoint's name in the hand-over, so keep it across versions.
+    /// listener's name is the endpoint's name in the hand-over, so keep it across versions. The same
+    /// listener may also carry an event-stream handler (<see cref="RelayEventStreamExtensions.AddRelayEventStreams{THandler}"/>).
     /// </summary>
     public static IServiceCollection AddRelayWebSockets<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(this IServiceCollection services, string listener)
         where THandler : RelayWebSocketHandler
     {
         services.TryAddSingleton<THandler>();
-        return ConnectionEndpoint.Add(services, listener, static sp => sp.GetRequiredService<THandler>().CreateEndpoint());
+        return HttpEndpointParts.Add(services, new HttpEndpointPart(listener, static sp => sp.GetRequiredService<THandler>(), null));
     }
 }

@@ -25,4 +25,10 @@ public sealed partial class ChatMessage
 public sealed partial class Conversation
 {
     [RelayState] public List<ChatMessage> Messages { get; set; } = [];
+
+    /// <summary>
+    /// The reply of the last turn while a handed stream still types it (<see cref="AgentMemory.Finish"/>
+    /// adds it to <see cref="Messages"/>); null otherwise. It crosses relays with the stream's session.
+    /// </summary>
+    [RelayState] public ChatMessage? Pending { get; set; }
 }

@@ -3,21 +3,6 @@ using System.Text;
 
 namespace Aeterna.EventStreams;
 
-/// <summary>How far <see cref="HttpRequestParser.TryParse"/> got.</summary>
-internal enum HttpParseStatus
-{
-    /// <summary>More bytes are needed: the head (<see cref="ParsedRequest.HeadParsed"/> false) or the body.</summary>
-    Incomplete,
-    /// <summary>A whole request, <see cref="ParsedRequest.Consumed"/> bytes long.</summary>
-    Complete,
-    /// <summary>A request the runtime answers itself with <see cref="ParsedRequest.Status"/> and closes the connection.</summary>
-    Refused,
-}
-
-/// <summary>What <see cref="HttpRequestParser.TryParse"/> found.</summary>
-internal readonly record struct ParsedRequest(
-    bool HeadParsed, RelayHttpRequest? Request, long Consumed, bool KeepAlive, bool IsUpgrade, bool ExpectsContinue, int Status = 0, string? Error = null);
-
 /// <summary>
 /// A strict reader of HTTP/1.1 requests (RFC 9112) for the runtime's own HTTP endpoints: the
 /// request line, header fields, and a <c>Content-Length</c> body. Anything it does not take is

@@ -51,7 +51,8 @@ public sealed class RelayWebSocket
 
     /// <summary>
     /// Starts the closing handshake: sends a close frame with <paramref name="status"/>; the runtime
-    /// closes the connection when the client answers. Messages that arrive meanwhile are dropped.
+    /// closes the connection when the client answers, or after a second without an answer.
+    /// Messages that arrive meanwhile are dropped.
     /// </summary>
     public async ValueTask CloseAsync(WebSocketCloseStatus status, string? description = null, CancellationToken cancel = default)
     {

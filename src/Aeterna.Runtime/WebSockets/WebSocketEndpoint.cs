@@ -40,6 +40,7 @@ internal sealed class WebSocketEndpoint<TSession>(RelayWebSocketHandler<TSession
         string? subprotocol = null;
         TSession? session = null;
         RelayWebSocket? socket = null;
+        CancellationTokenSource? closeWait = null;
         try
         {
             if (connection.Framing.IsEmpty)
@@ -67,8 +68,20 @@ internal sealed class WebSocketEndpoint<TSession>(RelayWebSocketHandler<TSession
 
             while (true)
             {
+                // A close this side started waits for the client's answer only so long (as an ending does).
+                if (socket.IsClosing && closeWait is null)
+                {
+                    closeWait = new CancellationTokenSource(WebSocketEndpointDefaults.CloseWait);
+                    closeWait.Token.Register(static state => ((System.IO.Pipelines.PipeReader)state!).CancelPendingRead(), input);
+                }
                 var result = await input.ReadAsync(pause).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                if (result.IsCanceled && !pause.IsCancellationRequested && closeWait is { IsCancellationRequested: true })
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    connection.End(); // the client never answered the close frame
+                    return;
+                }
                 bool ended = false;
                 while (!ended && !pause.IsCancellationRequested && decoder.TryDecode(ref buffer, out var frame))
                     ended = await HandleAsync(socket, session, frame).ConfigureAwait(false);
@@ -104,6 +117,10 @@ internal sealed class WebSocketEndpoint<TSession>(RelayWebSocketHandler<TSession
             try { await socket.SendCloseAsync(1011, "internal error").ConfigureAwait(false); }
             catch (Exception) { } // the client may be gone already: the original error is the one to report
             throw;
+        }
+        finally
+        {
+            closeWait?.Dispose();
         }
     }
 

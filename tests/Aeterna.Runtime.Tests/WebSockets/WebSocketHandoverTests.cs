@@ -157,6 +157,20 @@ public sealed class WebSocketHandoverTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_close_the_handler_starts_ends_the_connection_a_second_later_when_the_client_does_not_answer_it()
+    {
+        var first = Generation(new ChatSocket(1));
+        using var client = await RawClient.ConnectAsync(this, first);
+        await client.SendAsync(Text("bye"));
+        Assert.Equal(0x88, (await client.ReadFrameAsync()).First);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, await client.ReadRawAsync()); // the end of the stream, not the test's 10 s timeout
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(5));
+        using var deadline = new CancellationTokenSource(Timeout);
+        while (first.Count > 0) await Task.Delay(10, deadline.Token);
+    }
+
+    [Fact]
     public async Task A_protocol_error_or_a_failing_handler_on_a_live_connection_is_answered_with_its_close_code_and_the_end()
     {
         var first = Generation(new ChatSocket(1, maxMessageBytes: 100));

@@ -30,8 +30,8 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
     /// <summary>File descriptors an importer keeps for its own work when it takes connections (docs/protocol.md, "The fd limit").</summary>
     private const int FdReserve = 64;
 
-    /// <summary>How many fds an importer makes room for at IMPORT, before it knows how many connections come.</summary>
-    private const int RoomBeforeBegin = 8192;
+    /// <summary>How many fds a generation with handed-connection endpoints makes room for when it starts, before any hand-over.</summary>
+    private const int RoomAtStart = 8192;
 
     private readonly HandedConnections _connections = handed ?? HandedConnections.None;
     private readonly StateBuffer _buffer = new();
@@ -45,6 +45,12 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
     /// <summary>Handles the supervisor's frames until the session ends.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
+        // Room in the fd table for the connections a hand-over may bring, now rather than during
+        // one: each growth of the table waits for an RCU grace period (milliseconds, and hundreds
+        // of them on a loaded machine). Room for a few thousand costs the kernel 128 KiB at most;
+        // STATE_BEGIN grows it further if more come.
+        if (_connections.HasEndpoints && session.Welcome.Capabilities?.Contains(Capabilities.Connections) == true)
+            _ = Task.Run(() => FileDescriptors.MakeRoom(RoomAtStart, FdReserve), CancellationToken.None);
         while (!stopping.IsCancellationRequested)
         {
             Frame frame;
@@ -148,10 +154,6 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             {
                 transfer.FdBudget = FileDescriptors.Available(FdReserve);
                 EventPolls.Prepare();
-                // Room for the fds before they come, while the exporter is still pausing its
-                // connections: how many is not known until STATE_BEGIN (which grows it further if
-                // needed), so room for a few thousand, which costs the kernel 128 KiB at most.
-                FileDescriptors.MakeRoom(Math.Min(transfer.FdBudget.Value, RoomBeforeBegin), FdReserve);
             }
             // A frozen generation taking its state back must be able to resume if that fails:
             // it validates everything before touching its live state.

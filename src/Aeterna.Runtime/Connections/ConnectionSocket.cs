@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -22,7 +23,15 @@ namespace Aeterna.Connections;
 /// </remarks>
 internal sealed class ConnectionSocket
 {
-    private const int ReadSize = 16 * 1024;
+    /// <summary>
+    /// What one recv(2) may take: read into the poll thread's own buffer and copied into the
+    /// pipe, so that a 30-byte message costs the pipe one small segment rather than a 16 KiB one
+    /// (at a relay thousands of connections become readable at once, each holding its segment
+    /// until its handler runs).
+    /// </summary>
+    private const int ReadSize = 64 * 1024;
+
+    [ThreadStatic] private static byte[]? t_scratch;
 
     private readonly Lock _lock = new();
     private readonly ulong _key = ConnectionPoll.Shared.NewKey();
@@ -171,10 +180,10 @@ internal sealed class ConnectionSocket
     {
         try
         {
+            var scratch = t_scratch ??= new byte[ReadSize];
             while (true)
             {
-                var memory = writer.GetMemory(ReadSize);
-                long n = Libc.ReceiveNow(Handle, memory.Span);
+                long n = Libc.ReceiveNow(Handle, scratch);
                 if (n == -Libc.EINTR) continue;
                 if (n == -Libc.EAGAIN) break; // a wake-up for writability only, or a spurious one
                 if (n < 0)
@@ -189,9 +198,9 @@ internal sealed class ConnectionSocket
                     writer.Complete();
                     return;
                 }
-                writer.Advance((int)n);
+                writer.Write(scratch.AsSpan(0, (int)n));
                 // A short read emptied the receive queue; if more came meanwhile, re-arming (level-triggered) reports it.
-                if (n < memory.Length) break;
+                if (n < scratch.Length) break;
             }
             // Bytes are committed before the flush can wait for the handler to catch up: a pause
             // that cancels the wait loses none.

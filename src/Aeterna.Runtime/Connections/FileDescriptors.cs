@@ -9,10 +9,26 @@ internal static class FileDescriptors
     public static int Available(int reserve)
     {
         long limit = Libc.RaiseFileLimit();
-        long open;
-        try { open = Directory.EnumerateFileSystemEntries("/proc/self/fd").LongCount(); }
-        catch (IOException) { open = 0; }
-        catch (UnauthorizedAccessException) { open = 0; }
-        return (int)Math.Clamp(limit - open - reserve, 0, int.MaxValue);
+        return (int)Math.Clamp(limit - Open() - reserve, 0, int.MaxValue);
+    }
+
+    /// <summary>
+    /// Grows the fd table, in one step, to take <paramref name="more"/> fds beyond those open now
+    /// (within the limit): thousands of handed connections arriving would otherwise grow it by
+    /// doublings, each of which waits for an RCU grace period (see <see cref="Libc.GrowFdTable"/>).
+    /// </summary>
+    public static void MakeRoom(int more, int reserve)
+    {
+        if (more <= 0) return;
+        long limit = Libc.RaiseFileLimit();
+        long highest = Math.Min(limit - 1, Open() + more + reserve);
+        if (highest > 0) Libc.GrowFdTable((int)Math.Min(highest, int.MaxValue));
+    }
+
+    private static long Open()
+    {
+        try { return Directory.EnumerateFileSystemEntries("/proc/self/fd").LongCount(); }
+        catch (IOException) { return 0; }
+        catch (UnauthorizedAccessException) { return 0; }
     }
 }

@@ -1,3 +1,5 @@
+using System.IO.Pipelines;
+
 namespace Aeterna;
 
 /// <summary>
@@ -51,6 +53,22 @@ public abstract class RelayConnectionHandler
     /// whole messages needs room for its largest one. 64 KiB, as a default pipe.
     /// </summary>
     internal virtual long InputBufferBytes => 64 * 1024;
+
+    private PipeOptions? _inputOptions;
+
+    /// <summary>
+    /// The input pipe's options for a round whose read-ahead fits under <see cref="InputBufferBytes"/>
+    /// (nearly every round), made once: small segments, because most messages are small and every
+    /// connection of the endpoint holds its own until its handler consumes them.
+    /// </summary>
+    internal PipeOptions InputOptions(long readAhead)
+    {
+        long pauseAt = Math.Max(InputBufferBytes, readAhead + 1);
+        if (pauseAt == InputBufferBytes && _inputOptions is { } options) return options;
+        options = new PipeOptions(pauseWriterThreshold: pauseAt, resumeWriterThreshold: pauseAt / 2, minimumSegmentSize: 512, useSynchronizationContext: false);
+        if (pauseAt == InputBufferBytes) _inputOptions = options;
+        return options;
+    }
 
     /// <summary>The kind of connection this handler serves; its framing goes in each record.</summary>
     internal virtual Protocol.ConnectionKind Kind => Protocol.ConnectionKind.Raw;

@@ -30,6 +30,9 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
     /// <summary>File descriptors an importer keeps for its own work when it takes connections (docs/protocol.md, "The fd limit").</summary>
     private const int FdReserve = 64;
 
+    /// <summary>How many fds an importer makes room for at IMPORT, before it knows how many connections come.</summary>
+    private const int RoomBeforeBegin = 8192;
+
     private readonly HandedConnections _connections = handed ?? HandedConnections.None;
     private readonly StateBuffer _buffer = new();
     private IReadOnlyList<MemoryRegion> _handedOver = [];
@@ -145,6 +148,10 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             {
                 transfer.FdBudget = FileDescriptors.Available(FdReserve);
                 EventPolls.Prepare();
+                // Room for the fds before they come, while the exporter is still pausing its
+                // connections: how many is not known until STATE_BEGIN (which grows it further if
+                // needed), so room for a few thousand, which costs the kernel 128 KiB at most.
+                FileDescriptors.MakeRoom(Math.Min(transfer.FdBudget.Value, RoomBeforeBegin), FdReserve);
             }
             // A frozen generation taking its state back must be able to resume if that fails:
             // it validates everything before touching its live state.

@@ -45,6 +45,8 @@ internal static class StateImport
         if (begin.StateBytes + begin.ConnectionBytes > maxStateBytes)
             throw new ProtocolException(ProtocolError.TooLarge, $"the state is {begin.StateBytes} bytes and its connections {begin.ConnectionBytes}; the limit is {maxStateBytes} (state_handoff.max_state_size)");
         var handed = new List<ReceivedConnection>();
+        // One step for the fd table rather than a doubling (and an RCU grace period) every few thousand fds.
+        if (begin.Connections > 0) FileDescriptors.MakeRoom(begin.Connections, reserve: 64);
 
         byte[]? received = null;
         var fds = new List<SafeFileHandle>();

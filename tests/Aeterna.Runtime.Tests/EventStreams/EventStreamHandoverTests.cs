@@ -57,6 +57,8 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
         Assert.Equal(tokens.Select(e => e.Id), tokens.Select(e => e.Data.Split(' ')[1]));
         Assert.Equal(new[] { "1", "2", "1" }, Runs(tokens.Select(e => e.Data.Split(' ')[0])));
         Assert.Equal(("done", "40"), (events[^1].Name, events[^1].Data));
+        using (var deadline = new CancellationTokenSource(Timeout))
+            while (thirdHandler.Ended.IsEmpty) await Task.Delay(10, deadline.Token); // called just after the last chunk is sent
         Assert.Equal(("/count/40", 40, RelayStreamEnd.Completed), Assert.Single(thirdHandler.Ended));
 
         // The same connection takes the next request: no other is accepted.
@@ -68,7 +70,7 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
     [Fact]
     public async Task A_pipelined_request_crosses_in_the_read_ahead_and_is_answered_after_the_stream_by_the_next_generation()
     {
-        var first = Generation(new CountStream(1));
+        var first = Generation(new CountStream(1, delayMs: 300));
         using var client = await ConnectAsync(first);
         await client.SendAsync(StreamClient.Get("/count/6") + StreamClient.Post("/echo", "after the stream"));
         var (status, headers) = await client.ReadHeadAsync();
@@ -82,8 +84,16 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
         Assert.Equal(ConnectionKind.HttpStream, paused[0].Kind);
         Assert.Equal(HttpStreamFraming.Write(keepAlive: true), paused[0].Framing.ToArray());
         Assert.EndsWith("after the stream", Encoding.ASCII.GetString(paused[0].ReadAhead.Span));
-        // Each chunk is one whole event, the rest by the next generation.
-        for (int i = 2; i < 6; i++) Assert.Equal($"id: {i}\ndata: 2 {i}\n\n", await client.ReadChunkAsync());
+        // Each chunk is one whole event, in order; the rest by the next generation (any sent before the pause by this one).
+        var by = new List<string>();
+        for (int i = 2; i < 6; i++)
+        {
+            var chunk = await client.ReadChunkAsync();
+            Assert.Matches($"^id: {i}\ndata: [12] {i}\n\n$", chunk);
+            by.Add(chunk!.Split('\n')[1].Split(' ')[1]);
+        }
+        Assert.Equal("2", by[^1]);
+        Assert.Equal(by.Order(), by);
         Assert.Equal("event: done\ndata: 6\n\n", await client.ReadChunkAsync());
         Assert.Null(await client.ReadChunkAsync());
         var echo = await client.ReadWholeAsync();
@@ -123,8 +133,8 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
         var prepared = next.Stage([new ReceivedConnection(record, null)]);
         Assert.Equal("fd_limit", Assert.Single(prepared.Refused).Reason);
         await first.ReleaseAsync(new ReleaseMessage(1, [], prepared.Refused));
-        // The event in progress was not sent half: the next chunk is the cut, then the end.
-        Assert.Equal("event: cut\ndata: fd_limit\n\n", await client.ReadChunkAsync());
+        // The event in progress was not sent half: whole events (those sent before the pause), the cut, then the end.
+        Assert.Equal("event: cut\ndata: fd_limit\n\n", await SkipEventsAsync(client, from: 1));
         Assert.Null(await client.ReadChunkAsync());
         Assert.True(await client.IsClosedAsync());
     }
@@ -139,7 +149,7 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
         Assert.NotNull(await streaming.ReadChunkAsync());
         using var idle = await ConnectAsync(first);
         await first.StopAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal("event: cut\ndata: stopping\n\n", await streaming.ReadChunkAsync());
+        Assert.Equal("event: cut\ndata: stopping\n\n", await SkipEventsAsync(streaming, from: 1));
         Assert.Null(await streaming.ReadChunkAsync());
         Assert.True(await streaming.IsClosedAsync());
         Assert.True(await idle.IsClosedAsync());
@@ -243,6 +253,20 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
         to.ServeAll();
         await from.ReleaseAsync(new ReleaseMessage(1, prepared.Adopted, prepared.Refused));
         return paused;
+    }
+
+    /// <summary>
+    /// Reads the stream's token events from number <paramref name="from"/> on (one whole event per
+    /// chunk, in order, by generation 1) and returns the first chunk that is not one.
+    /// </summary>
+    private static async Task<string?> SkipEventsAsync(StreamClient client, int from)
+    {
+        for (int i = from; ; i++)
+        {
+            var chunk = await client.ReadChunkAsync();
+            if (chunk is null || !chunk.StartsWith("id: ", StringComparison.Ordinal)) return chunk;
+            Assert.Equal($"id: {i}\ndata: 1 {i}\n\n", chunk);
+        }
     }
 
     /// <summary>Server-sent events read until <paramref name="count"/> are in <paramref name="events"/>.</summary>

@@ -143,7 +143,7 @@ internal sealed class ConnectionSocket
             if (n > 0) data = data[(int)n..];
             else if (n == -Libc.EINTR) continue;
             else if (n == -Libc.EAGAIN) await WritableAsync().WaitAsync(cancel).ConfigureAwait(false);
-            else throw Errors.Socket((int)-n);
+            else throw SocketErrors.FromErrno((int)-n);
         }
     }
 
@@ -189,7 +189,7 @@ internal sealed class ConnectionSocket
                 if (n < 0)
                 {
                     _fill = null;
-                    writer.Complete(Errors.Socket((int)-n));
+                    writer.Complete(SocketErrors.FromErrno((int)-n));
                     return;
                 }
                 if (n == 0)
@@ -242,7 +242,7 @@ internal sealed class ConnectionSocket
         if (error != 0)
         {
             // Not a socket epoll can wait on, or out of memory: fail the round's reads and sends rather than hang.
-            var failure = Errors.Socket(error);
+            var failure = SocketErrors.FromErrno(error);
             _fill?.Complete(failure);
             _fill = null;
             _writable?.TrySetException(failure);

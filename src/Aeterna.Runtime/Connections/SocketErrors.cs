@@ -7,9 +7,9 @@ namespace Aeterna.Connections;
 /// errno from recv(2), send(2) or epoll_ctl(2) as the <see cref="SocketException"/> a .NET socket
 /// would have thrown, so that handlers (and the endpoints built on them) catch what they always did.
 /// </summary>
-internal static class Errors
+internal static class SocketErrors
 {
-    public static SocketException Socket(int errno) => errno switch
+    public static SocketException FromErrno(int errno) => errno switch
     {
         104 => new SocketException((int)SocketError.ConnectionReset),   // ECONNRESET
         32 => new SocketException((int)SocketError.Shutdown),           // EPIPE: the client's side is closed

@@ -301,8 +301,8 @@ class HandedConnections:
                     endings.append((c, "too_large" if c.too_large else reasons.get(c.id, "refused")))
         for c, reason in endings:
             t = threading.Thread(target=c.end, args=(reason,), daemon=True)
-            t.start()
-            with self._lock:
+            with self._lock:          # started and listed at once: stop() sees it from its first line
+                t.start()
                 self._goodbyes = [g for g in self._goodbyes if g.is_alive()] + [t]
         return len(endings)
 

@@ -59,14 +59,15 @@ public sealed partial class AgentTemplateTests
     public async Task Streamed_replies_cross_a_relay_with_every_token_once_and_each_turn_kept_once()
     {
         int port = FreePort.Get();
-        await using var supervisor = SupervisorProcess.Start(WriteLocalConfig("stream.yaml", port, drain: "3s"), output,
-            environment: new Dictionary<string, string> { ["AGENT_TOKEN_DELAY_MS"] = "15" });
+        await using var supervisor = SupervisorProcess.Start(WriteLocalConfig("stream.yaml", port, drain: "10s"), output,
+            environment: new Dictionary<string, string> { ["AGENT_TOKEN_DELAY_MS"] = "40" });
         await supervisor.WaitForActiveAsync(1, TimeSpan.FromSeconds(60));
         using var agent = new AgentClient(port);
         await agent.WaitHealthyAsync(TimeSpan.FromSeconds(30), () => string.Join('\n', supervisor.Log));
 
         // A long statement first, then the same as a question: the answer quotes it, some 35
-        // tokens, half a second of typing into which the relay's freeze falls.
+        // tokens, a second and a half of typing (long beside a loaded machine's pauses) into which
+        // the relay's freeze falls.
         string[] sessions = ["sse-0", "sse-1", "sse-2"];
         string Statement(string s) => $"In {s} I keep a long list: {string.Join(' ', Enumerable.Range(1, 40).Select(i => $"item{i}"))}";
         foreach (var s in sessions)
@@ -93,7 +94,7 @@ public sealed partial class AgentTemplateTests
         // in the middle of its typing.
         var readers = sessions.Select((s, i) => Task.Run(async () =>
         {
-            await Task.Delay(220 * i);
+            await Task.Delay(500 * i);
             while (!stop.IsCancellationRequested)
             {
                 var reply = await StreamedReply.ReadAsync(http, s, Statement(s) + "?", clock);

@@ -39,6 +39,7 @@ internal sealed class ConnectionSocket
     private PipeWriter? _fill;
     private PipeWriter? _blocked;
     private TaskCompletionSource? _writable;
+    private Action? _onInput;
     private uint _armed;
     private bool _registered;
     private bool _closed;
@@ -113,7 +114,12 @@ internal sealed class ConnectionSocket
     {
         lock (_lock)
         {
-            if (_closed) return;
+            if (_closed)
+            {
+                writer.Complete(); // closed before its round began: the handler sees the end and returns
+                return;
+            }
+            _onInput = null;
             _fill = writer;
             _blocked = null;
             Arm();
@@ -132,6 +138,26 @@ internal sealed class ConnectionSocket
             _fill = null;
             // The registration stays armed if it is: one wake-up finds nothing to do and disarms it.
         }
+    }
+
+    /// <summary>
+    /// Calls <paramref name="onInput"/> once, on the poll's thread, when the client next sends
+    /// something or closes; nothing is read. Until then the connection costs its registration only.
+    /// </summary>
+    public void WatchForInput(Action onInput)
+    {
+        lock (_lock)
+        {
+            if (_closed) return;
+            _onInput = onInput;
+            Arm();
+        }
+    }
+
+    /// <summary>Ends <see cref="WatchForInput"/>: once this returns, its callback is not called (it may have been already).</summary>
+    public void StopWatching()
+    {
+        lock (_lock) _onInput = null;
     }
 
     /// <summary>Sends all of <paramref name="data"/>; waits for room in the send buffer when it is full.</summary>
@@ -169,6 +195,11 @@ internal sealed class ConnectionSocket
             {
                 _writable = null;
                 writable.TrySetResult(); // the send tries again and meets the error, if that is what it was
+            }
+            if (_onInput is { } onInput)
+            {
+                _onInput = null;
+                onInput();
             }
             if (_fill is { } writer && _blocked != writer) Fill(writer);
             Arm();
@@ -236,7 +267,8 @@ internal sealed class ConnectionSocket
     /// <summary>Arms the registration for what is wanted now (under the lock).</summary>
     private void Arm()
     {
-        uint want = (_fill is not null && _blocked != _fill ? Libc.EPOLLIN | Libc.EPOLLRDHUP : 0) | (_writable is not null ? Libc.EPOLLOUT : 0);
+        bool reading = (_fill is not null && _blocked != _fill) || _onInput is not null;
+        uint want = (reading ? Libc.EPOLLIN | Libc.EPOLLRDHUP : 0) | (_writable is not null ? Libc.EPOLLOUT : 0);
         if (want == 0 || want == _armed) return;
         int error = ConnectionPoll.Shared.Arm(this, _fd, _key, want, _registered);
         if (error != 0)
@@ -247,6 +279,10 @@ internal sealed class ConnectionSocket
             _fill = null;
             _writable?.TrySetException(failure);
             _writable = null;
+            // A watched connection is served now instead: its round meets the same failure and ends.
+            var onInput = _onInput;
+            _onInput = null;
+            onInput?.Invoke();
             return;
         }
         _registered = true;
@@ -262,6 +298,7 @@ internal sealed class ConnectionSocket
             if (_closed) return;
             _closed = true;
             _fill = null;
+            _onInput = null;
             if (_registered) ConnectionPoll.Shared.Remove(_fd, _key);
             _writable?.TrySetException(new ObjectDisposedException(nameof(ConnectionSocket)));
             _writable = null;

@@ -23,6 +23,9 @@ internal sealed class HandedConnection
     private readonly RelayConnectionHandler _handler;
     private readonly ILogger _logger;
     private readonly Action<HandedConnection>? _ended;
+    private readonly Lock _lock = new();
+    private Action? _startOnInput;
+    private bool _waiting;
     private Task<bool> _round = Task.FromResult(true);
     private CancellationTokenSource? _pause;
     private HandlerInput? _input;
@@ -80,6 +83,47 @@ internal sealed class HandedConnection
     /// <summary>Starts a round: the handler serves the connection from its read-ahead, then from the socket.</summary>
     public void Serve()
     {
+        lock (_lock)
+        {
+            _waiting = false;
+            StartRound();
+        }
+    }
+
+    /// <summary>
+    /// Serves a connection at a boundary again: at once, or, when its handler would only wait for
+    /// the client (<see cref="RelayConnectionHandler.WaitsForInput"/>) and nothing is read ahead,
+    /// once the client sends something or closes. Until then it stays at its boundary with no
+    /// round: at a relay of ten thousand mostly quiet connections, only those that speak start one.
+    /// </summary>
+    public void Resume()
+    {
+        if (!ReadAhead.IsEmpty || !_handler.WaitsForInputAt(Kind, Framing.Span))
+        {
+            Serve();
+            return;
+        }
+        lock (_lock)
+        {
+            _waiting = true;
+            Connection.WatchForInput(_startOnInput ??= () => ThreadPool.UnsafeQueueUserWorkItem(static c => c.StartOnInput(), this, preferLocal: false));
+        }
+    }
+
+    /// <summary>The client spoke while the connection waited (on the thread pool, not the poll's thread).</summary>
+    private void StartOnInput()
+    {
+        lock (_lock)
+        {
+            // Paused (or served) meanwhile: the pause found it at its boundary, and nothing was read.
+            if (!_waiting || IsClosed) return;
+            _waiting = false;
+            StartRound();
+        }
+    }
+
+    private void StartRound()
+    {
         // The fill waits once the pipe's threshold is unconsumed; the read-ahead alone never
         // reaches it, so writing it below completes at once.
         var pipe = new Pipe(_handler.InputOptions(ReadAhead.Length));
@@ -100,12 +144,28 @@ internal sealed class HandedConnection
     /// <summary>Asks the handler to stop at a boundary; completes as <see cref="Round"/> does.</summary>
     public Task<bool> PauseAsync()
     {
-        if (_pause is { IsCancellationRequested: false } pause)
+        CancellationTokenSource? pause;
+        HandlerInput? input;
+        Task<bool> round;
+        lock (_lock)
+        {
+            round = _round;
+            if (_waiting)
+            {
+                // No round: it is at its boundary already, with what it had.
+                _waiting = false;
+                Connection.StopWatching();
+                return round;
+            }
+            (pause, input) = (_pause, _input);
+        }
+        // Outside the lock: a handler's code may run on in the cancellation's callbacks.
+        if (pause is { IsCancellationRequested: false })
         {
             pause.Cancel();
-            _input?.Pause();
+            input?.Pause();
         }
-        return _round;
+        return round;
     }
 
     private async Task<bool> RunAsync(Pipe pipe, RelayConnection connection, CancellationTokenSource pause)

@@ -174,7 +174,7 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
     {
         if (connection.IsClosed) return;
         connection.Sent = false;
-        connection.Serve();
+        connection.Resume();
     }
 
     /// <summary>A connection still on its way to a boundary (the freeze timed out) is served again once it gets there.</summary>

@@ -48,6 +48,19 @@ public abstract class RelayConnectionHandler
     public virtual Task EndAsync(RelayConnection connection, string reason) => Task.CompletedTask;
 
     /// <summary>
+    /// Whether <see cref="ServeAsync"/>, for a connection at a boundary (handed over from the
+    /// previous generation, or served again here after a hand-over that did not happen), only waits
+    /// for the client before doing anything: no write, no timer of its own. Then such a connection
+    /// is served only once the client sends something or closes, and a relay of many quiet
+    /// connections starts a handler only for those that speak. The default is false: every
+    /// connection is served at once.
+    /// </summary>
+    public virtual bool WaitsForInput => false;
+
+    /// <summary><see cref="WaitsForInput"/> for a connection of <paramref name="kind"/> left with <paramref name="framing"/>.</summary>
+    internal virtual bool WaitsForInputAt(Protocol.ConnectionKind kind, ReadOnlySpan<byte> framing) => WaitsForInput;
+
+    /// <summary>
     /// How many bytes the client may have sent that the handler has not consumed before the runtime
     /// stops reading the socket (the input pipe's pause threshold): a handler that consumes only
     /// whole messages needs room for its largest one. 64 KiB, as a default pipe.

@@ -19,6 +19,13 @@ internal sealed class HttpEndpoint(RelayConnectionHandler? webSockets, EventStre
     internal override long InputBufferBytes =>
         Math.Max(webSockets?.InputBufferBytes ?? 0, (long)HttpRequestParser.MaxHeadBytes + streams.MaxRequestBodyBytes + 64 * 1024);
 
+    /// <summary>
+    /// A WebSocket waits for its client; a stream writes, and a connection between two requests
+    /// runs the idle timeout, so both are served at once.
+    /// </summary>
+    internal override bool WaitsForInputAt(ConnectionKind kind, ReadOnlySpan<byte> framing) =>
+        kind == ConnectionKind.WebSocket && !framing.IsEmpty && webSockets!.WaitsForInputAt(kind, framing);
+
     internal override bool Takes(ConnectionKind kind) =>
         kind == ConnectionKind.HttpStream || (kind == ConnectionKind.WebSocket && webSockets is not null);
 

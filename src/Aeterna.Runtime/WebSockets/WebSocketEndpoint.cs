@@ -19,6 +19,9 @@ internal sealed class WebSocketEndpoint<TSession>(RelayWebSocketHandler<TSession
 
     internal override ConnectionKind Kind => ConnectionKind.WebSocket;
 
+    /// <summary>Before the handshake and between two messages nothing is written but in answer to the client.</summary>
+    public override bool WaitsForInput => true;
+
     /// <summary>Frames are consumed only whole, so the largest one must fit unconsumed (with room for what follows it).</summary>
     internal override long InputBufferBytes => (long)_maxMessageBytes + WebSocketDecoder.MaxHeaderSize + 64 * 1024;
 

@@ -21,11 +21,13 @@ public sealed class ConnectionHandoverTests : IAsyncDisposable
 
     public ConnectionHandoverTests() => _listener.Start();
 
-    [Fact]
-    public async Task A_live_connection_with_unread_bytes_crosses_to_the_next_generation_and_back_and_the_client_notices_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // served only once the client speaks: the read-ahead makes it speak at once
+    public async Task A_live_connection_with_unread_bytes_crosses_to_the_next_generation_and_back_and_the_client_notices_nothing(bool lazy)
     {
-        var old = Generation(1, new LineCounter(1));
-        var next = Generation(2, new LineCounter(2));
+        var old = Generation(1, new LineCounter(1) { Lazy = lazy });
+        var next = Generation(2, new LineCounter(2) { Lazy = lazy });
         using var client = await ConnectAsync(old);
 
         Assert.Equal("1 1 a", await client.AskAsync("a"));
@@ -53,6 +55,64 @@ public sealed class ConnectionHandoverTests : IAsyncDisposable
         Assert.Equal(1, old.Connections.Count);
         await ReleasedAsync(next); // RELEASE has no answer: its effect is seen here
         Assert.False(client.Closed);
+    }
+
+    [Fact]
+    public async Task A_quiet_connection_handed_to_a_handler_that_waits_for_input_starts_no_round_until_its_client_speaks()
+    {
+        var first = new LineCounter(1) { Lazy = true };
+        var second = new LineCounter(2) { Lazy = true };
+        var old = Generation(1, first);
+        var next = Generation(2, second);
+        using var client = await ConnectAsync(old);
+        Assert.Equal("1 1 a", await client.AskAsync("a"));
+
+        await HandOverAsync(old, next, transfer: 1);
+        await Task.Delay(200); // a round started at COMMIT would have begun by now
+        Assert.Equal(0, second.Rounds);
+        Assert.Equal(1, next.Connections.Count);
+
+        Assert.Equal("2 2 b", await client.AskAsync("b"));
+        Assert.Equal(1, second.Rounds);
+
+        // Back, quiet again: the pause finds it waiting, at its boundary, and hands it as it is.
+        await Task.Delay(50);
+        await HandOverAsync(next, old, transfer: 2);
+        Assert.Equal(1, second.Rounds);
+        int before = first.Rounds;
+        Assert.Equal("1 3 c", await client.AskAsync("c"));
+        Assert.Equal(before + 1, first.Rounds);
+        await ReleasedAsync(next);
+        Assert.False(client.Closed);
+    }
+
+    [Fact]
+    public async Task A_quiet_connection_waiting_for_input_whose_client_leaves_is_closed_and_forgotten()
+    {
+        var old = Generation(1, new LineCounter(1) { Lazy = true });
+        var next = Generation(2, new LineCounter(2) { Lazy = true });
+        using var client = await ConnectAsync(old);
+        Assert.Equal("1 1 a", await client.AskAsync("a"));
+        await HandOverAsync(old, next, transfer: 1);
+        Assert.Equal(1, next.Connections.Count);
+
+        client.Socket.Shutdown(SocketShutdown.Send);
+        Assert.Null(await client.ReadLineAsync()); // served on the end of stream, which ends it
+        await ReleasedAsync(next);
+    }
+
+    [Fact]
+    public async Task A_generation_that_stops_ends_a_connection_waiting_for_input_in_its_protocols_words()
+    {
+        var old = Generation(1, new LineCounter(1) { Lazy = true });
+        var next = Generation(2, new LineCounter(2) { Lazy = true });
+        using var client = await ConnectAsync(old);
+        Assert.Equal("1 1 a", await client.AskAsync("a"));
+        await HandOverAsync(old, next, transfer: 1);
+
+        await next.Connections.StopAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal("BYE stopping", await client.ReadLineAsync());
+        Assert.Null(await client.ReadLineAsync());
     }
 
     [Fact]

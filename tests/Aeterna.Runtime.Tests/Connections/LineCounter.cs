@@ -14,8 +14,19 @@ internal sealed class LineCounter(int generation) : RelayConnectionHandler
     /// <summary>Refuse every session handed over (as a version that cannot read them would).</summary>
     public bool RefuseSessions { get; init; }
 
+    /// <summary>Whether a connection at a boundary is served only once its client speaks.</summary>
+    public bool Lazy { get; init; }
+
+    public override bool WaitsForInput => Lazy;
+
+    /// <summary>How many rounds have started (calls of <see cref="ServeAsync"/>).</summary>
+    public int Rounds => Volatile.Read(ref _rounds);
+
+    private int _rounds;
+
     public override async Task ServeAsync(RelayConnection connection)
     {
+        Interlocked.Increment(ref _rounds);
         long count = connection.Session.Length == 8 ? BinaryPrimitives.ReadInt64LittleEndian(connection.Session.Span) : 0;
         while (true)
         {

@@ -36,6 +36,9 @@ public sealed class LineCounter(Totals totals) : RelayConnectionHandler
         }
     }
 
+    /// <summary>It only answers lines: a handed connection needs no handler until its next one.</summary>
+    public override bool WaitsForInput => true;
+
     public override bool IsValidSession(ReadOnlySpan<byte> session) => !RefuseSessions && session.Length is 0 or 8;
 
     public override async Task EndAsync(RelayConnection connection, string reason) =>

@@ -39,7 +39,8 @@ internal sealed class ConnectionSocket
     private PipeWriter? _fill;
     private PipeWriter? _blocked;
     private TaskCompletionSource? _writable;
-    private Action? _onInput;
+    private HandedConnection? _waiter;
+    private bool _inputSeen;
     private uint _armed;
     private bool _registered;
     private bool _closed;
@@ -119,9 +120,15 @@ internal sealed class ConnectionSocket
                 writer.Complete(); // closed before its round began: the handler sees the end and returns
                 return;
             }
-            _onInput = null;
+            _waiter = null;
             _fill = writer;
             _blocked = null;
+            // The poll reported bytes nobody took: take them now rather than after one more wake-up.
+            if (_inputSeen)
+            {
+                _inputSeen = false;
+                Fill(writer);
+            }
             Arm();
         }
     }
@@ -141,23 +148,53 @@ internal sealed class ConnectionSocket
     }
 
     /// <summary>
-    /// Calls <paramref name="onInput"/> once, on the poll's thread, when the client next sends
-    /// something or closes; nothing is read. Until then the connection costs its registration only.
+    /// Registers the fd with the poll, armed for input, before anything reads it: a connection
+    /// staged for COMMIT, so that COMMIT has no registration to make. Readiness meanwhile is only
+    /// noted (<see cref="HasInput"/>). A registration that fails is made again, and fails the
+    /// round then, when the connection is served.
     /// </summary>
-    public void WatchForInput(Action onInput)
+    public void Register()
+    {
+        lock (_lock)
+        {
+            if (_closed || _registered) return;
+            uint want = Libc.EPOLLIN | Libc.EPOLLRDHUP;
+            if (ConnectionPoll.Shared.Arm(this, _fd, _key, want, registered: false) != 0) return;
+            _registered = true;
+            _armed = want;
+        }
+    }
+
+    /// <summary>Whether the poll reported the socket readable (bytes, the client's end, an error) while nobody was reading it.</summary>
+    public bool HasInput
+    {
+        get { lock (_lock) return _inputSeen; }
+    }
+
+    /// <summary>
+    /// Tells <paramref name="waiter"/> once, on the poll's thread, when the client next sends
+    /// something or closes (<see cref="HandedConnection.OnInput"/>); nothing is read. Until then the
+    /// connection costs its registration only.
+    /// </summary>
+    public void WatchForInput(HandedConnection waiter)
     {
         lock (_lock)
         {
             if (_closed) return;
-            _onInput = onInput;
+            if (_inputSeen)
+            {
+                waiter.OnInput();
+                return;
+            }
+            _waiter = waiter;
             Arm();
         }
     }
 
-    /// <summary>Ends <see cref="WatchForInput"/>: once this returns, its callback is not called (it may have been already).</summary>
+    /// <summary>Ends <see cref="WatchForInput"/>: once this returns, the waiter is not told (it may have been already).</summary>
     public void StopWatching()
     {
-        lock (_lock) _onInput = null;
+        lock (_lock) _waiter = null;
     }
 
     /// <summary>Sends all of <paramref name="data"/>; waits for room in the send buffer when it is full.</summary>
@@ -196,11 +233,12 @@ internal sealed class ConnectionSocket
                 _writable = null;
                 writable.TrySetResult(); // the send tries again and meets the error, if that is what it was
             }
-            if (_onInput is { } onInput)
+            if (_waiter is { } waiter)
             {
-                _onInput = null;
-                onInput();
+                _waiter = null;
+                waiter.OnInput();
             }
+            else if (_fill is null && (events & ~Libc.EPOLLOUT) != 0) _inputSeen = true; // staged or held: for whoever serves it next
             if (_fill is { } writer && _blocked != writer) Fill(writer);
             Arm();
         }
@@ -267,7 +305,7 @@ internal sealed class ConnectionSocket
     /// <summary>Arms the registration for what is wanted now (under the lock).</summary>
     private void Arm()
     {
-        bool reading = (_fill is not null && _blocked != _fill) || _onInput is not null;
+        bool reading = (_fill is not null && _blocked != _fill) || _waiter is not null;
         uint want = (reading ? Libc.EPOLLIN | Libc.EPOLLRDHUP : 0) | (_writable is not null ? Libc.EPOLLOUT : 0);
         if (want == 0 || want == _armed) return;
         int error = ConnectionPoll.Shared.Arm(this, _fd, _key, want, _registered);
@@ -280,9 +318,9 @@ internal sealed class ConnectionSocket
             _writable?.TrySetException(failure);
             _writable = null;
             // A watched connection is served now instead: its round meets the same failure and ends.
-            var onInput = _onInput;
-            _onInput = null;
-            onInput?.Invoke();
+            var waiter = _waiter;
+            _waiter = null;
+            waiter?.OnInput();
             return;
         }
         _registered = true;
@@ -298,7 +336,7 @@ internal sealed class ConnectionSocket
             if (_closed) return;
             _closed = true;
             _fill = null;
-            _onInput = null;
+            _waiter = null;
             if (_registered) ConnectionPoll.Shared.Remove(_fd, _key);
             _writable?.TrySetException(new ObjectDisposedException(nameof(ConnectionSocket)));
             _writable = null;

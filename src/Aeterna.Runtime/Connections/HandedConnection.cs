@@ -24,7 +24,6 @@ internal sealed class HandedConnection
     private readonly ILogger _logger;
     private readonly Action<HandedConnection>? _ended;
     private readonly Lock _lock = new();
-    private Action? _startOnInput;
     private bool _waiting;
     private Task<bool> _round = Task.FromResult(true);
     private CancellationTokenSource? _pause;
@@ -77,6 +76,9 @@ internal sealed class HandedConnection
 
     public bool IsClosed => Volatile.Read(ref _closed) == 1;
 
+    /// <summary>Whether, at a boundary, it has client bytes to handle: read ahead, or in the socket (as far as the poll has seen).</summary>
+    public bool HasInput => !ReadAhead.IsEmpty || Connection.HasInput;
+
     /// <summary>Completes true when the current round paused at a boundary, false when the connection ended.</summary>
     public Task<bool> Round => _round;
 
@@ -106,11 +108,13 @@ internal sealed class HandedConnection
         lock (_lock)
         {
             _waiting = true;
-            Connection.WatchForInput(_startOnInput ??= () => ThreadPool.UnsafeQueueUserWorkItem(static c => c.StartOnInput(), this, preferLocal: false));
+            Connection.WatchForInput(this);
         }
     }
 
-    /// <summary>The client spoke while the connection waited (on the thread pool, not the poll's thread).</summary>
+    /// <summary>The client spoke while the connection waited: its round starts on the thread pool, not on the poll's thread.</summary>
+    public void OnInput() => ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.StartOnInput(), this, preferLocal: false);
+
     private void StartOnInput()
     {
         lock (_lock)

@@ -91,37 +91,40 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
     public static ConnectionRecord[] Records(IReadOnlyList<HandedConnection> paused) =>
         [.. paused.Select(c => new ConnectionRecord(c.Id, (byte)c.Kind, c.Endpoint, c.ReadAhead, c.Framing, c.Session))];
 
+    /// <summary>IMPORT: staging for the connections it receives, frame by frame (<see cref="ConnectionStaging"/>).</summary>
+    public ConnectionStaging BeginStaging() => new(this);
+
     /// <summary>
-    /// IMPORT: decides on each connection received, touching nothing live. Adopted ones are staged
-    /// (not read nor written before COMMIT); the fds of refused ones are closed at once.
+    /// Decides on <paramref name="received"/> at once, touching nothing live (the staging of a
+    /// whole import in one call). Adopted ones are staged (not read nor written before COMMIT);
+    /// the fds of refused ones are closed.
     /// </summary>
     public PreparedConnections Stage(IReadOnlyList<ReceivedConnection> received)
     {
-        var adopted = new List<ulong>();
-        var refused = new List<RefusedConnection>();
-        var staged = new List<HandedConnection>(received.Count);
+        var staging = BeginStaging();
+        staging.Add(received);
+        return staging.Finish();
+    }
+
+    /// <summary>A connection received: its object, or null with why it is refused (its fd closed).</summary>
+    internal HandedConnection? Adopt(ConnectionRecord record, SafeFileHandle? fd, out RefusedConnection? refusal)
+    {
+        refusal = Judge(record, fd);
+        if (refusal is not null)
+        {
+            fd?.Dispose();
+            return null;
+        }
         ulong id;
-        lock (_lock)
-        {
-            id = _nextId;
-            _nextId += (ulong)received.Count;
-        }
-        foreach (var (record, fd) in received)
-        {
-            var why = Judge(record, fd);
-            if (why is not null)
-            {
-                fd?.Dispose();
-                refused.Add(why);
-                continue;
-            }
-            // No .NET Socket for it (several syscalls each): the fd is read and written through ConnectionPoll.
-            var connection = new HandedConnection(++id, record.Endpoint, new ConnectionSocket(fd!), handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, ended: Forget, kind: (ConnectionKind)record.Kind);
-            staged.Add(connection);
-            adopted.Add(record.Id);
-        }
+        lock (_lock) id = ++_nextId;
+        // No .NET Socket for it (several syscalls each): the fd is read and written through ConnectionPoll.
+        return new HandedConnection(id, record.Endpoint, new ConnectionSocket(fd!), handlers[record.Endpoint], logger, record.ReadAhead.ToArray(), record.Framing.ToArray(), record.Session.ToArray(), cameFromElsewhere: true, ended: Forget, kind: (ConnectionKind)record.Kind);
+    }
+
+    /// <summary>An import's staged connections, held until COMMIT serves them or ABORT closes them.</summary>
+    internal void AddStaged(IReadOnlyList<HandedConnection> staged)
+    {
         lock (_lock) _staged.AddRange(staged);
-        return new PreparedConnections([.. adopted], [.. refused]);
     }
 
     private RefusedConnection? Judge(ConnectionRecord record, SafeFileHandle? fd)
@@ -161,12 +164,16 @@ internal sealed class HandedConnections(IReadOnlyDictionary<string, RelayConnect
             held = [.. _all.Values];
         }
         // Nearly all are at a boundary already: served in this pass, without a task of their own
-        // to wait on a round that has ended.
+        // to wait on a round that has ended. Those whose client spoke while nobody served them go
+        // first: the others may be quiet a while yet.
+        var quiet = new List<HandedConnection>(held.Count);
         foreach (var connection in held)
         {
-            if (connection.Round.IsCompleted) ServeAgain(connection);
-            else _ = ServeWhenPausedAsync(connection);
+            if (!connection.Round.IsCompleted) _ = ServeWhenPausedAsync(connection);
+            else if (connection.HasInput) ServeAgain(connection);
+            else quiet.Add(connection);
         }
+        foreach (var connection in quiet) ServeAgain(connection);
         return held.Count;
     }
 

@@ -146,6 +146,7 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
         using var transfer = FrameChannel.FromHandle(frame.TakeFd(0), session.Welcome.MaxFrameSize);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         deadline.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, session.Welcome.TimeoutMs)));
+        ConnectionStaging? staging = null;
         try
         {
             // Each connection costs an fd: receive no more than this process may still open; the
@@ -154,20 +155,19 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
             {
                 transfer.FdBudget = FileDescriptors.Available(FdReserve);
                 EventPolls.Prepare();
+                staging = _connections.BeginStaging();
             }
             // A frozen generation taking its state back must be able to resume if that fails:
             // it validates everything before touching its live state.
-            var result = await StateImport.ImportAsync(transfer, states, session.Welcome.MaxStateSize, validateFirst: _frozen, deadline.Token, import.Connections).ConfigureAwait(false);
+            var result = await StateImport.ImportAsync(transfer, states, session.Welcome.MaxStateSize, validateFirst: _frozen, deadline.Token, staging).ConfigureAwait(false);
             foreach (string skipped in result.SkippedSections)
                 logger.LogWarning("aeterna: the previous generation had state '{Section}', which this version does not register; it was dropped", skipped);
             _imported = result.Regions;
-            var staging = Stopwatch.GetTimestamp();
-            var decided = import.Connections ? _connections.Stage(result.Connections) : null;
-            double staged = Stopwatch.GetElapsedTime(staging).TotalMilliseconds;
+            var decided = staging?.Finish();
             await session.SendAsync(FrameType.Prepared, new PreparedMessage(import.Transfer, result.Milliseconds, result.StateBytes, result.Regions.Count, decided),
                 ProtocolJson.Default.PreparedMessage, stopping).ConfigureAwait(false);
             logger.LogInformation("aeterna: imported {Bytes} bytes ({Mechanism}), {Regions} memory region(s) and {Adopted} connection(s) ({Refused} refused) from generation {From} in {Ms:0.0} ms; connections staged in {Staged:0.0} ms",
-                result.StateBytes, result.Mechanism, result.Regions.Count, decided?.Adopted.Length ?? 0, decided?.Refused.Length ?? 0, import.FromGeneration, result.Milliseconds, staged);
+                result.StateBytes, result.Mechanism, result.Regions.Count, decided?.Adopted.Length ?? 0, decided?.Refused.Length ?? 0, import.FromGeneration, result.Milliseconds, staging?.Milliseconds ?? 0);
             foreach (var refused in decided?.Refused ?? [])
                 logger.LogWarning("aeterna: refused handed connection {Id} ({Reason}): {Detail}", refused.Id, refused.Reason, refused.Detail);
         }
@@ -175,6 +175,11 @@ internal sealed class RelayParticipant(SupervisorSession session, RelayStateSet 
         {
             logger.LogError("aeterna: import for transfer {Transfer} failed: {Error}", import.Transfer, e.Message);
             await FailAsync(import.Transfer, e, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            // An import that did not finish: the exporter still holds every connection, so closing our copies loses none.
+            staging?.Discard();
         }
     }
 

@@ -9,9 +9,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Aeterna.Relay;
 
 /// <summary>What an import read and applied.</summary>
-/// <remarks><see cref="Connections"/> are the handed connections received; the caller owns their fds.</remarks>
-internal sealed record ImportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds, IReadOnlyList<string> SkippedSections,
-    IReadOnlyList<ReceivedConnection> Connections);
+internal sealed record ImportResult(string Mechanism, long StateBytes, IReadOnlyList<MemoryRegion> Regions, double Milliseconds, IReadOnlyList<string> SkippedSections);
 
 /// <summary>
 /// Reads state from the exporting generation (docs/protocol.md, "State transfer") and applies it
@@ -29,22 +27,22 @@ internal static class StateImport
     /// Receives a whole state and applies it. With <paramref name="validateFirst"/> every section
     /// is first read into a scratch instance before the live ones are touched: for a generation that
     /// keeps serving if the import fails (the old one taking its state back on rollback). With
-    /// <c>connections</c> (IMPORT's), the transfer may carry CONNECTIONS frames; they are checked
-    /// and returned with their fds, for the caller to adopt or refuse.
+    /// <paramref name="connections"/> (IMPORT granted them), the transfer may carry CONNECTIONS
+    /// frames; each is checked and given, with its fds, to the staging as it arrives, which the
+    /// caller finishes or, when this throws, discards.
     /// </summary>
-    public static async Task<ImportResult> ImportAsync(FrameChannel transfer, RelayStateSet states, long maxStateBytes, bool validateFirst, CancellationToken cancel, bool connections = false)
+    public static async Task<ImportResult> ImportAsync(FrameChannel transfer, RelayStateSet states, long maxStateBytes, bool validateFirst, CancellationToken cancel, ConnectionStaging? connections = null)
     {
         var started = Stopwatch.GetTimestamp();
         StateBeginMessage begin;
         using (var frame = await transfer.ReceiveAsync(FrameType.StateBegin, cancel).ConfigureAwait(false))
             begin = frame.Read(ProtocolJson.Default.StateBeginMessage);
         Check(begin, maxStateBytes);
-        if (begin.Connections != 0 && !connections)
+        if (begin.Connections != 0 && connections is null)
             throw Malformed($"StateBegin announces {begin.Connections} connections, but this transfer was not granted connections");
         var tally = new ConnectionTally(begin.Connections, begin.ConnectionBytes);
         if (begin.StateBytes + begin.ConnectionBytes > maxStateBytes)
             throw new ProtocolException(ProtocolError.TooLarge, $"the state is {begin.StateBytes} bytes and its connections {begin.ConnectionBytes}; the limit is {maxStateBytes} (state_handoff.max_state_size)");
-        var handed = new List<ReceivedConnection>();
         // One step for the fd table rather than a doubling (and an RCU grace period) every few thousand fds.
         if (begin.Connections > 0) FileDescriptors.MakeRoom(begin.Connections, reserve: 64);
 
@@ -69,16 +67,19 @@ internal static class StateImport
             while (true)
             {
                 using var frame = await transfer.ReceiveAsync(cancel).ConfigureAwait(false);
-                if (frame.Type == FrameType.Connections && connections)
+                if (frame.Type == FrameType.Connections && connections is not null)
                 {
                     var records = ConnectionRecord.ParseFrame(frame.Payload, frame.FdCount);
                     tally.Add(records, frame.Payload.Length);
+                    var batch = new ReceivedConnection[records.Length];
                     for (int i = 0; i < records.Length; i++)
-                        handed.Add(new ReceivedConnection(records[i], frame.HasFd(i) ? frame.TakeFd(i) : null));
+                        batch[i] = new ReceivedConnection(records[i], frame.HasFd(i) ? frame.TakeFd(i) : null);
+                    // Staged now, while the exporter sends the next frame.
+                    connections.Add(batch);
                     continue;
                 }
                 if (frame.Type != FrameType.StateEnd)
-                    throw Malformed($"expected a StateEnd frame{(connections ? " or Connections" : "")} after the regions, got {frame.Type}");
+                    throw Malformed($"expected a StateEnd frame{(connections is not null ? " or Connections" : "")} after the regions, got {frame.Type}");
                 var message = frame.Read(ProtocolJson.Default.StateEndMessage);
                 if (message.StateBytes != begin.StateBytes || message.Regions != begin.Regions.Length)
                     throw Malformed($"StateEnd says {message.StateBytes} bytes and {message.Regions} regions; StateBegin said {begin.StateBytes} and {begin.Regions.Length}");
@@ -100,12 +101,10 @@ internal static class StateImport
             }
 
             var skipped = Apply(states, begin, received, stateMapping, regions, validateFirst);
-            return new ImportResult(begin.Mechanism, begin.StateBytes, regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, skipped, handed);
+            return new ImportResult(begin.Mechanism, begin.StateBytes, regions, Stopwatch.GetElapsedTime(started).TotalMilliseconds, skipped);
         }
         catch
         {
-            // The exporter still holds every connection: closing our copies loses none.
-            foreach (var connection in handed) connection.Fd?.Dispose();
             foreach (var region in regions) region.Dispose();
             throw;
         }

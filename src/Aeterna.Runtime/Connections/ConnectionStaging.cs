@@ -44,6 +44,9 @@ internal sealed class ConnectionStaging
         _ticks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
     }
 
+    /// <summary>What is staged so far.</summary>
+    public IReadOnlyList<HandedConnection> Staged => _staged;
+
     /// <summary>The time spent staging, all frames together.</summary>
     public double Milliseconds => System.Diagnostics.Stopwatch.GetElapsedTime(0, _ticks).TotalMilliseconds;
 

@@ -233,12 +233,13 @@ internal sealed class ConnectionSocket
                 _writable = null;
                 writable.TrySetResult(); // the send tries again and meets the error, if that is what it was
             }
+            // Staged, held or waiting: noted for whoever serves it next, who takes the bytes at once.
+            if (_fill is null && (events & ~Libc.EPOLLOUT) != 0) _inputSeen = true;
             if (_waiter is { } waiter)
             {
                 _waiter = null;
                 waiter.OnInput();
             }
-            else if (_fill is null && (events & ~Libc.EPOLLOUT) != 0) _inputSeen = true; // staged or held: for whoever serves it next
             if (_fill is { } writer && _blocked != writer) Fill(writer);
             Arm();
         }

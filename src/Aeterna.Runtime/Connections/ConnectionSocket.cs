@@ -34,7 +34,7 @@ internal sealed class ConnectionSocket
     [ThreadStatic] private static byte[]? t_scratch;
 
     private readonly Lock _lock = new();
-    private readonly ulong _key = ConnectionPoll.Shared.NewKey();
+    private readonly uint _key = ConnectionPoll.Shared.NewKey();
     private readonly int _fd;
     private PipeWriter? _fill;
     private PipeWriter? _blocked;
@@ -68,6 +68,9 @@ internal sealed class ConnectionSocket
         socket.Dispose();
         return new ConnectionSocket(fd) { _remote = remote, _remoteKnown = true };
     }
+
+    /// <summary>The tag of its poll registrations (<see cref="ConnectionPoll.NewKey"/>).</summary>
+    public uint Key => _key;
 
     /// <summary>This process's fd of the connection (sent as is by SCM_RIGHTS).</summary>
     public SafeFileHandle Handle { get; }
@@ -338,7 +341,7 @@ internal sealed class ConnectionSocket
             _closed = true;
             _fill = null;
             _waiter = null;
-            if (_registered) ConnectionPoll.Shared.Remove(_fd, _key);
+            if (_registered) ConnectionPoll.Shared.Remove(this, _fd);
             _writable?.TrySetException(new ObjectDisposedException(nameof(ConnectionSocket)));
             _writable = null;
             socket = _socket;

@@ -38,7 +38,7 @@ internal sealed class ConnectionPoll
         thread.UnsafeStart();
     }
 
-    /// <summary>The one poll of this process (created, with its thread, when the first connection is served).</summary>
+    /// <summary>The one poll of this process (created, with its thread, with the first handed connection).</summary>
     public static ConnectionPoll Shared => s_shared.Value;
 
     /// <summary>Whether <paramref name="fd"/> is this poll's epoll instance (which <see cref="EventPolls"/> must leave alone).</summary>

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using Aeterna.Connections;
+using Aeterna.Interop;
 using Aeterna.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
@@ -127,10 +127,8 @@ public sealed class ConnectionStagingTests : IDisposable
         return socket.Receive(buffer, SocketFlags.Peek);
     }
 
-    private static SafeFileHandle Dup(Socket socket) => new(DupFd((int)socket.Handle), ownsHandle: true);
-
-    [DllImport("libc", EntryPoint = "dup")]
-    private static extern int DupFd(int fd);
+    /// <summary>Another fd for the same connection, as SCM_RIGHTS would give the importer.</summary>
+    private static SafeFileHandle Dup(Socket socket) => new(Libc.DupCloseOnExec((int)socket.Handle, 3), ownsHandle: true);
 
     public void Dispose() => _listener.Stop();
 }

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using Aeterna.Connections;
+using Aeterna.Interop;
 using Aeterna.EventStreams;
 using Aeterna.Protocol;
 using Aeterna.Runtime.Tests.WebSockets;
@@ -304,10 +304,7 @@ public sealed class EventStreamHandoverTests : IAsyncDisposable
     }
 
     /// <summary>The other generation's copy of the socket, as SCM_RIGHTS gives it.</summary>
-    private static SafeFileHandle Dup(HandedConnection connection) => new(DupFd((int)connection.Socket.Handle), ownsHandle: true);
-
-    [DllImport("libc", EntryPoint = "dup")]
-    private static extern int DupFd(int fd);
+    private static SafeFileHandle Dup(HandedConnection connection) => new(Libc.DupCloseOnExec((int)connection.Socket.Handle, 3), ownsHandle: true);
 
     public async ValueTask DisposeAsync()
     {
